@@ -1,0 +1,2 @@
+//! clavitor-cli
+fn main() {}

@@ -1,0 +1,77 @@
+//! The running vault: store, keys, clock and the URL agents use.
+
+use std::sync::Arc;
+
+use clavitor_store::{SqliteStore, Store, StoreError, Tx};
+
+use crate::error::VaultError;
+use crate::sealer::Sealer;
+
+/// Milliseconds since the Unix epoch. Tests substitute their own clock.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// Shared state behind every route.
+pub struct Vault {
+    pub store: SqliteStore,
+    pub sealer: Arc<Sealer>,
+    pub clock: Clock,
+    /// The URL written into setup tokens.
+    pub public_url: String,
+    /// SHA-256 pin of a self-signed certificate, for setup tokens.
+    pub pin: Option<String>,
+    pub(crate) owner_token_hash: [u8; 32],
+}
+
+impl Vault {
+    pub fn new(
+        store: SqliteStore,
+        sealer: Sealer,
+        owner_token_hash: [u8; 32],
+        public_url: String,
+        pin: Option<String>,
+        clock: Clock,
+    ) -> Arc<Vault> {
+        Arc::new(Vault {
+            store,
+            sealer: Arc::new(sealer),
+            clock,
+            public_url,
+            pin,
+            owner_token_hash,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Runs `f` in one transaction; a refusal (`Err`) rolls back its writes.
+    pub async fn run<R, F>(&self, f: F) -> Result<R, VaultError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Tx, &Sealer) -> Result<R, VaultError> + Send + 'static,
+    {
+        let sealer = self.sealer.clone();
+        // Carry the vault error through the store's error channel.
+        let out = self
+            .store
+            .run(Box::new(move |tx: &mut dyn Tx| {
+                Ok::<_, StoreError>(match f(tx, &sealer) {
+                    Ok(r) => Ok(r),
+                    Err(VaultError::Store(e)) => return Err(e),
+                    Err(other) => Err(other),
+                })
+            }))
+            .await?;
+        out
+    }
+}

@@ -1,0 +1,31 @@
+//! Exit codes and how errors are printed (`clavitor: CV-2041: Access denied.`).
+
+use std::process::ExitCode;
+
+use clavitor_client::ClientError;
+
+pub const OK: ExitCode = ExitCode::SUCCESS;
+/// The vault refused (any CV code).
+pub const REFUSED: u8 = 1;
+/// Usage or local error.
+pub const LOCAL: u8 = 2;
+/// The vault could not be reached.
+pub const UNREACHABLE: u8 = 3;
+
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(client) = err.downcast_ref::<ClientError>() {
+        eprintln!("clavitor: {client}");
+        return match client {
+            ClientError::Refused { .. } => ExitCode::from(REFUSED),
+            ClientError::Unreachable { .. } => {
+                eprintln!(
+                    "clavitor: is `clavitor serve` running? (set --vault or CLAVITOR_VAULT if it listens elsewhere)"
+                );
+                ExitCode::from(UNREACHABLE)
+            }
+            _ => ExitCode::from(UNREACHABLE),
+        };
+    }
+    eprintln!("clavitor: {err:#}");
+    ExitCode::from(LOCAL)
+}
