@@ -1,1 +1,60 @@
-fn main() {}
+//! Project tasks: `cargo xtask test | bench | soak | walkthrough`.
+//!
+//! `cargo xtask test` is the one test command (README, `.ci/run`): it
+//! installs what the tests need, checks formatting and lints, builds every
+//! binary and runs the whole suite.
+
+mod bench;
+mod deps;
+mod soak;
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    match task {
+        "test" => test(),
+        "bench" => bench::run(&args[1..]),
+        "soak" => soak::run(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   benchmarks: `bench vault` (more arrive with their issues)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)"
+            );
+            if task == "help" { Ok(()) } else { bail!("unknown task `{task}`") }
+        }
+    }
+}
+
+/// Runs a command from the workspace root, failing on a non-zero exit.
+pub fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| ".".into())
+}
+
+fn test() -> anyhow::Result<()> {
+    deps::ensure()?;
+    run("cargo", &["fmt", "--all", "--", "--check"])?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    // Integration tests drive the real binaries: build them first.
+    run("cargo", &["build", "--workspace", "--bins"])?;
+    run("cargo", &["test", "--workspace", "--no-fail-fast"])?;
+    Ok(())
+}

@@ -2,6 +2,8 @@
 //! proxy and the owner CLI. It never goes through `HTTPS_PROXY`: the proxy
 //! is a client of this crate, and its own vault calls must not loop back.
 
+mod pin;
+
 use std::time::Duration;
 
 use clavitor_core::api::*;
@@ -72,6 +74,15 @@ impl VaultClient {
             .build()
             .map_err(|e| ClientError::Setup(format!("cannot set up HTTP: {e}")))?;
         Ok(VaultClient { http, base, bearer })
+    }
+
+    /// The same client (credential, settings) pointed at another URL.
+    pub fn with_base_url(&self, base_url: &str) -> VaultClient {
+        VaultClient {
+            http: self.http.clone(),
+            base: base_url.trim_end_matches('/').to_string(),
+            bearer: self.bearer.clone(),
+        }
     }
 
     pub fn base_url(&self) -> &str {

@@ -204,7 +204,10 @@ pub(crate) fn to_client(
     let (mut parts, body) = resp.into_parts();
     let upgrade = parts.status == StatusCode::SWITCHING_PROTOCOLS;
     strip_hop_by_hop(&mut parts.headers, upgrade);
-    let values: Vec<&[u8]> = injected.iter().map(|i| i.value.expose().as_bytes()).collect();
+    let values: Vec<&[u8]> = injected
+        .iter()
+        .map(|i| i.value.expose().as_bytes())
+        .collect();
     let Some(needles) = Needles::new(&values) else {
         return Response::from_parts(parts, IdleBody::new(body, idle).boxed_unsync());
     };

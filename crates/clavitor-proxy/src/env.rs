@@ -31,7 +31,9 @@ impl std::str::FromStr for Shell {
             "bash" | "sh" => Ok(Shell::Bash),
             "zsh" => Ok(Shell::Zsh),
             "fish" => Ok(Shell::Fish),
-            other => Err(format!("unknown shell {other:?}: expected bash, zsh or fish")),
+            other => Err(format!(
+                "unknown shell {other:?}: expected bash, zsh or fish"
+            )),
         }
     }
 }

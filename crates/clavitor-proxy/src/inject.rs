@@ -104,11 +104,7 @@ pub(crate) async fn inject(
             .resolve(entry, field, &target.host, target.port)
             .await
             .map_err(Refusal::from)?;
-        if secret
-            .expose()
-            .bytes()
-            .any(|b| b < 0x20 || b == 0x7f)
-        {
+        if secret.expose().bytes().any(|b| b < 0x20 || b == 0x7f) {
             tracing::warn!(%target, "refused: resolved value contains control bytes");
             return Err(Refusal::ControlBytes);
         }

@@ -38,22 +38,22 @@ impl LeafCache {
 
     /// The TLS server configuration presenting a leaf for `host` (lower case, no brackets).
     pub(crate) fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
-        if let Some((config, created)) = self.lock().get(host) {
-            if created.elapsed() < LEAF_REFRESH {
-                return Ok(config.clone());
-            }
+        if let Some((config, created)) = self.lock().get(host)
+            && created.elapsed() < LEAF_REFRESH
+        {
+            return Ok(config.clone());
         }
         // Generated outside the lock; two racing handshakes may both generate, which is harmless.
         let config = Arc::new(self.generate(host)?);
         let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(host) {
-            if let Some(oldest) = entries
+        if entries.len() >= self.capacity
+            && !entries.contains_key(host)
+            && let Some(oldest) = entries
                 .iter()
                 .min_by_key(|(_, (_, created))| *created)
                 .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
+        {
+            entries.remove(&oldest);
         }
         entries.insert(host.to_owned(), (config.clone(), Instant::now()));
         Ok(config)

@@ -31,7 +31,9 @@ mod vault;
 mod websocket;
 
 pub use ca::{Ca, CaError};
-pub use config::{ConfigError, DEFAULT_LISTEN, HostPattern, ProxyConfig, ProxyCredentials, ResolveRule};
+pub use config::{
+    ConfigError, DEFAULT_LISTEN, HostPattern, ProxyConfig, ProxyCredentials, ResolveRule,
+};
 pub use env::{Shell, env_exports, env_vars};
 pub use listener::{Proxy, ProxyError, serve};
 pub use refusal::Refusal;

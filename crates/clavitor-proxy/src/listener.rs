@@ -62,12 +62,13 @@ impl Proxy {
             return Err(ProxyError::NonLoopback(config.listen));
         }
         let upstream = Upstream::new(&config)?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ProxyError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ProxyError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let vault: SharedVault = vault;
         let state = Arc::new(State {
             leaves: LeafCache::new(ca, config.leaf_cache_size),
@@ -135,8 +136,8 @@ fn authorized(state: &State, req: &Request<Incoming>) -> bool {
     let Some(creds) = &state.config.require_auth else {
         return true;
     };
-    let expected = data_encoding::BASE64
-        .encode(format!("{}:{}", creds.username, creds.password).as_bytes());
+    let expected =
+        data_encoding::BASE64.encode(format!("{}:{}", creds.username, creds.password).as_bytes());
     req.headers()
         .get(header::PROXY_AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -34,12 +34,12 @@ pub(crate) fn find_references(text: &str) -> Result<Vec<FoundRef>, Malformed> {
     let mut found = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        if bytes[pos..].starts_with(b"{{") {
-            if let Some(r) = braced(text, pos) {
-                pos = r.range.end;
-                found.push(r);
-                continue;
-            }
+        if bytes[pos..].starts_with(b"{{")
+            && let Some(r) = braced(text, pos)
+        {
+            pos = r.range.end;
+            found.push(r);
+            continue;
         }
         if bytes.len() - pos >= SCHEME.len()
             && bytes[pos..pos + SCHEME.len()].eq_ignore_ascii_case(SCHEME.as_bytes())

@@ -94,10 +94,7 @@ impl Refusal {
         let mut response = Response::new(full(Bytes::from(body)));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(
-            "x-clavitor-error",
-            HeaderValue::from_static(self.code()),
-        );
+        headers.insert("x-clavitor-error", HeaderValue::from_static(self.code()));
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -307,7 +307,10 @@ impl hyper::rt::Write for UpstreamIo {
 pub(crate) fn is_address_refused(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(err);
     while let Some(e) = current {
-        if matches!(e.downcast_ref::<ConnectError>(), Some(ConnectError::AddressRefused)) {
+        if matches!(
+            e.downcast_ref::<ConnectError>(),
+            Some(ConnectError::AddressRefused)
+        ) {
             return true;
         }
         current = e.source();

@@ -63,7 +63,10 @@ pub(crate) async fn relay(
     if let Ok(host) = HeaderValue::from_str(&host) {
         parts.headers.insert(header::HOST, host);
     }
-    let mut resp = match sender.send_request(Request::from_parts(parts, empty())).await {
+    let mut resp = match sender
+        .send_request(Request::from_parts(parts, empty()))
+        .await
+    {
         Ok(resp) => resp,
         Err(err) => {
             tracing::info!(%target, error = %err, "websocket handshake failed upstream");
@@ -77,13 +80,18 @@ pub(crate) async fn relay(
     let idle = state.config.idle_timeout;
     tokio::spawn(async move {
         match tokio::try_join!(client_upgrade, upstream_upgrade) {
-            Ok((client, upstream)) => pipe(TokioIo::new(client), TokioIo::new(upstream), idle).await,
+            Ok((client, upstream)) => {
+                pipe(TokioIo::new(client), TokioIo::new(upstream), idle).await
+            }
             Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
         }
     });
     let (mut parts, _body) = resp.into_parts();
     crate::inject::strip_hop_by_hop(&mut parts.headers, true);
-    let values: Vec<&[u8]> = injected.iter().map(|i| i.value.expose().as_bytes()).collect();
+    let values: Vec<&[u8]> = injected
+        .iter()
+        .map(|i| i.value.expose().as_bytes())
+        .collect();
     if let Some(needles) = crate::redact::Needles::new(&values) {
         crate::connect::redact_headers(&mut parts.headers, &needles, &|_| {});
     }

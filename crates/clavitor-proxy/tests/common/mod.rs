@@ -53,9 +53,15 @@ impl std::io::Write for LogWriter {
     }
 }
 
+/// Whether [`init`] installs the TRACE capture (the upload test turns it off).
+pub static CAPTURE_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 /// Installs the crypto provider and a TRACE-level subscriber capturing every log line.
 pub fn init() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if !CAPTURE_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = LogWriter(buf.clone());
@@ -74,10 +80,13 @@ pub fn logs() -> String {
 
 // ---------------------------------------------------------------- vault
 
+/// A value and the (host, port) pairs it may be injected toward (port 0: any).
+type Binding = (String, Vec<(String, u16)>);
+
 #[derive(Default)]
 pub struct TestVault {
     /// (entry, field) lower-cased -> (value, allowed (host, port)).
-    entries: HashMap<(String, String), (String, Vec<(String, u16)>)>,
+    entries: HashMap<(String, String), Binding>,
     pub resolves: Mutex<Vec<(String, String, String, u16)>>,
     pub reflections: Mutex<Vec<(String, String, String, u16)>>,
 }
@@ -88,7 +97,12 @@ impl TestVault {
         v.add("OpenAI", "key", CANARY, &[(HOST, 443)]);
         v.add("Evil", "key", EVIL, &[(HOST, 443)]);
         v.add("Loop", "key", "loopback-secret-123", &[("localhost", 0)]);
-        v.add("Mapped IP", "token", "mapped-ip-secret-456", &[("127.0.0.1", 0)]);
+        v.add(
+            "Mapped IP",
+            "token",
+            "mapped-ip-secret-456",
+            &[("127.0.0.1", 0)],
+        );
         v
     }
 
@@ -155,6 +169,10 @@ pub struct Recorded {
 
 pub struct Upstream {
     pub addr: SocketAddr,
+    /// An HTTP/1.1-only server that answers one request per connection without announcing
+    /// `Connection: close`, then closes it: pooled connections to it go stale.
+    pub stale_addr: SocketAddr,
+    pub stale_connections: Arc<std::sync::atomic::AtomicUsize>,
     pub ca_path: PathBuf,
     pub log: Arc<Mutex<Vec<Recorded>>>,
     _dir: tempfile::TempDir,
@@ -200,21 +218,26 @@ pub async fn start_upstream() -> Upstream {
         "other.test".to_owned(),
         "api.openai.test.evil.test".to_owned(),
         "localhost".to_owned(),
+        "stale.test".to_owned(),
     ])
     .unwrap();
     leaf_params
         .subject_alt_names
         .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let config = |alpn: &[&[u8]]| {
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            )
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    };
+    let acceptor = config(&[b"h2", b"http/1.1"]);
+    let (stale_addr, stale_connections) = start_stale_server(config(&[b"http/1.1"])).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -243,10 +266,58 @@ pub async fn start_upstream() -> Upstream {
     });
     Upstream {
         addr,
+        stale_addr,
+        stale_connections,
         ca_path,
         log,
         _dir: dir,
     }
+}
+
+async fn start_stale_server(
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count2 = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let n = count2.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => head.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let body = format!("conn {n}");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.flush().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Close without warning (no close_notify, like a server dropping idle sockets).
+                drop(tls);
+            });
+        }
+    });
+    (addr, count)
+}
+
+fn git_pkt(line: &str) -> String {
+    format!("{:04x}{line}", line.len() + 4)
 }
 
 fn percent(value: &str) -> String {
@@ -270,7 +341,12 @@ async fn route(mut req: Request<Incoming>, log: Arc<Mutex<Vec<Recorded>>>) -> Re
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     log.lock().unwrap().push(Recorded {
         method: req.method().to_string(),
@@ -350,6 +426,26 @@ async fn route(mut req: Request<Incoming>, log: Arc<Mutex<Vec<Recorded>>>) -> Re
                 }
             }
             text(StatusCode::OK, format!("received {n}"))
+        }
+        "/repo.git/info/refs" => {
+            // Minimal smart-HTTP advertisement (protocol v0) for `git ls-remote`.
+            let sha = "0123456789abcdef0123456789abcdef01234567";
+            let body = format!(
+                "{}0000{}{}0000",
+                git_pkt("# service=git-upload-pack\n"),
+                git_pkt(&format!("{sha} HEAD\0symref=HEAD:refs/heads/main\n")),
+                git_pkt(&format!("{sha} refs/heads/main\n")),
+            );
+            let mut r = text(StatusCode::OK, body);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                "application/x-git-upload-pack-advertisement"
+                    .parse()
+                    .unwrap(),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, "no-cache".parse().unwrap());
+            r
         }
         "/redirect" => {
             let mut r = text(StatusCode::FOUND, "moved");
@@ -468,12 +564,15 @@ pub async fn start_proxy_with(adjust: impl FnOnce(&mut ProxyConfig)) -> TestProx
         format!("api.openai.test.evil.test:443:{up}"),
         format!("{HOST}:8443:{up}"),
         format!("127.0.0.1:443:{up}"),
+        format!("stale.test:443:{}", upstream.stale_addr),
     ] {
         config.resolve.push(mapping.parse().unwrap());
     }
     adjust(&mut config);
     let vault = Arc::new(TestVault::new());
-    let proxy = Proxy::bind(config, ca.clone(), vault.clone()).await.unwrap();
+    let proxy = Proxy::bind(config, ca.clone(), vault.clone())
+        .await
+        .unwrap();
     let addr = proxy.local_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(proxy.run(async move {
@@ -532,11 +631,11 @@ pub async fn curl(proxy: &TestProxy, extra: &[&str]) -> (u16, String) {
     let mut args = vec!["-sS", "-i", "--max-time", "30", "-w", "\n@@%{http_code}"];
     args.extend_from_slice(extra);
     let out = run_client(proxy, "curl", &args).await;
-    let (body, code) = out
-        .stdout
-        .rsplit_once("\n@@")
-        .unwrap_or((&out.stdout, "0"));
-    (code.trim().parse().unwrap_or(0), format!("{body}{}", out.stderr))
+    let (body, code) = out.stdout.rsplit_once("\n@@").unwrap_or((&out.stdout, "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        format!("{body}{}", out.stderr),
+    )
 }
 
 /// Opens a CONNECT tunnel through the proxy and a TLS session trusting only the proxy CA.
@@ -556,9 +655,15 @@ pub async fn tunnel(
         tcp.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(proxy.ca.cert_der().to_vec())).unwrap();
+    roots
+        .add(CertificateDer::from(proxy.ca.cert_der().to_vec()))
+        .unwrap();
     let mut config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
