@@ -18,22 +18,30 @@ fn python_has(module: &str) -> bool {
 }
 
 pub fn ensure() -> anyhow::Result<()> {
-    let apt: Vec<&str> = [("curl", "curl"), ("openssl", "openssl"), ("sqlite3", "sqlite3")]
-        .into_iter()
-        .filter(|(bin, _)| !have(bin))
-        .map(|(_, pkg)| pkg)
-        .collect();
+    let apt: Vec<&str> = [
+        ("curl", "curl"),
+        ("openssl", "openssl"),
+        ("sqlite3", "sqlite3"),
+    ]
+    .into_iter()
+    .filter(|(bin, _)| !have(bin))
+    .map(|(_, pkg)| pkg)
+    .collect();
     if !apt.is_empty() {
         crate::run("apt-get", &["update", "-q"])?;
         let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
         args.extend(apt);
         crate::run("apt-get", &args)?;
     }
-    let py: Vec<&str> = [("requests", "requests"), ("httpx", "httpx"), ("yaml", "pyyaml")]
-        .into_iter()
-        .filter(|(module, _)| !python_has(module))
-        .map(|(_, pkg)| pkg)
-        .collect();
+    let py: Vec<&str> = [
+        ("requests", "requests"),
+        ("httpx", "httpx"),
+        ("yaml", "pyyaml"),
+    ]
+    .into_iter()
+    .filter(|(module, _)| !python_has(module))
+    .map(|(_, pkg)| pkg)
+    .collect();
     if !py.is_empty() {
         let mut args = vec!["-m", "pip", "install", "-q", "--disable-pip-version-check"];
         args.extend(py);

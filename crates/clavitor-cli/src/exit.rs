@@ -71,9 +71,9 @@ impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         match e {
             ClientError::Refused { code, message } => Failure::Refused { code, message },
-            ClientError::Unreachable { url, detail } => Failure::Unreachable(format!(
-                "cannot reach the vault at {url}: {detail} (is the vault running? `clavitor-cli status` shows the configuration)"
-            )),
+            ClientError::Unreachable { url, detail } => {
+                Failure::Unreachable(format!("cannot reach the vault at {url}: {detail}"))
+            }
             ClientError::Protocol { url, detail } => {
                 Failure::Unreachable(format!("unexpected answer from the vault at {url}: {detail}"))
             }

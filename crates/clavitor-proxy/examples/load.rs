@@ -118,35 +118,44 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
-            let io = open(&o, &tls).await;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-            tokio::spawn(conn);
             let host = o.url.host().unwrap().to_owned();
             let path = o
                 .url
                 .path_and_query()
                 .map_or("/", |p| p.as_str())
                 .to_owned();
-            while Instant::now() < deadline {
-                let mut req = http::Request::get(path.as_str()).header("host", host.as_str());
-                for (k, v) in &o.headers {
-                    req = req.header(k.as_str(), v.as_str());
-                }
-                let req = req.body(Empty::<Bytes>::new()).unwrap();
-                let t = Instant::now();
-                match sender.send_request(req).await {
-                    Ok(resp) => {
-                        let ok = resp.status().is_success();
-                        let _ = resp.into_body().collect().await;
-                        if ok {
-                            latencies.push(t.elapsed().as_micros() as u64);
-                        } else {
-                            errors += 1;
-                        }
+            // Reconnects when the server closes the connection (counted once per reconnect).
+            'connection: while Instant::now() < deadline {
+                let io = open(&o, &tls).await;
+                let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(io).await else {
+                    errors += 1;
+                    continue;
+                };
+                tokio::spawn(conn);
+                while Instant::now() < deadline {
+                    let mut req = http::Request::get(path.as_str()).header("host", host.as_str());
+                    for (k, v) in &o.headers {
+                        req = req.header(k.as_str(), v.as_str());
                     }
-                    Err(_) => {
-                        errors += 1;
-                        break;
+                    let req = req.body(Empty::<Bytes>::new()).unwrap();
+                    let t = Instant::now();
+                    if sender.ready().await.is_err() {
+                        continue 'connection;
+                    }
+                    match sender.send_request(req).await {
+                        Ok(resp) => {
+                            let ok = resp.status().is_success();
+                            let _ = resp.into_body().collect().await;
+                            if ok {
+                                latencies.push(t.elapsed().as_micros() as u64);
+                            } else {
+                                errors += 1;
+                            }
+                        }
+                        Err(_) => {
+                            errors += 1;
+                            continue 'connection;
+                        }
                     }
                 }
             }

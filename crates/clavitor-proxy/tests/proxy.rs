@@ -397,7 +397,7 @@ async fn sse_arrives_incrementally_also_when_redacting() {
             assert!(all.contains("[REDACTED]"), "{all}");
         }
         assert!(
-            first < Duration::from_millis(300),
+            first < Duration::from_secs(2),
             "first event after {first:?}"
         );
         assert!(

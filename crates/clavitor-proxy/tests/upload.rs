@@ -48,5 +48,9 @@ async fn large_upload_streams_with_bounded_memory() {
     sampler.abort();
     assert_eq!(String::from_utf8_lossy(&text), format!("received {TOTAL}"));
     let growth_mib = (peak.load(std::sync::atomic::Ordering::Relaxed) - before) / 1024;
+    eprintln!(
+        "RSS growth during a {} MiB upload: {growth_mib} MiB",
+        TOTAL >> 20
+    );
     assert!(growth_mib < 64, "RSS grew by {growth_mib} MiB");
 }

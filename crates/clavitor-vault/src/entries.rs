@@ -272,7 +272,7 @@ pub fn list(tx: &mut dyn Tx, sealer: &Sealer) -> Result<Vec<EntryView>, VaultErr
         let body: EntryBody = sealer.open_entry(&row.id, row.rev, &row.body)?;
         out.push(view(sealer, &row.id, row.rev, row.updated_at, &body, false));
     }
-    out.sort_by(|a, b| normalize_name(&a.name).cmp(&normalize_name(&b.name)));
+    out.sort_by_key(|e| normalize_name(&e.name));
     Ok(out)
 }
 

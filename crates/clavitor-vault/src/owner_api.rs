@@ -46,9 +46,9 @@ pub fn routes() -> Router<Arc<Vault>> {
 }
 
 /// Checks the owner token and the loopback rule.
-fn owner(vault: &Vault, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
+fn owner(vault: &Vault, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ErrorCode> {
     if !peer.ip().is_loopback() && !is_mapped_loopback(peer) {
-        return Err(refusal(ErrorCode::OwnerLoopbackOnly));
+        return Err(ErrorCode::OwnerLoopbackOnly);
     }
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -61,7 +61,7 @@ fn owner(vault: &Vault, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Res
     ) {
         Ok(())
     } else {
-        Err(refusal(ErrorCode::InvalidToken))
+        Err(ErrorCode::InvalidToken)
     }
 }
 
@@ -112,8 +112,8 @@ fn respond<T: serde::Serialize>(result: Result<T, VaultError>) -> Response {
 
 macro_rules! owner_guard {
     ($vault:expr, $headers:expr, $peer:expr) => {
-        if let Err(res) = owner(&$vault, &$headers, $peer) {
-            return res;
+        if let Err(code) = owner(&$vault, &$headers, $peer) {
+            return refusal(code);
         }
     };
 }

@@ -62,8 +62,7 @@ impl Vault {
     {
         let sealer = self.sealer.clone();
         // Carry the vault error through the store's error channel.
-        let out = self
-            .store
+        self.store
             .run(Box::new(move |tx: &mut dyn Tx| {
                 Ok::<_, StoreError>(match f(tx, &sealer) {
                     Ok(r) => Ok(r),
@@ -71,7 +70,6 @@ impl Vault {
                     Err(other) => Err(other),
                 })
             }))
-            .await?;
-        out
+            .await?
     }
 }

@@ -10,7 +10,11 @@ use clavitor_core::api::{AgentCreate, Channel, EntryCreate, FieldSpec, GrantSpec
 use common::{TestVault, code};
 
 /// Status, headers (without `date`) and body of a raw agent read.
-async fn raw_read(url: &str, credential: &str, body: serde_json::Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
+async fn raw_read(
+    url: &str,
+    credential: &str,
+    body: serde_json::Value,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let res = reqwest::Client::new()
         .post(format!("{url}/v1/agent/read"))
         .bearer_auth(credential)
@@ -34,7 +38,13 @@ async fn enrolled_credential(v: &TestVault, name: &str, entries: &[&str]) -> Str
         .owner()
         .create_agent(&AgentCreate {
             name: name.into(),
-            grants: entries.iter().map(|e| GrantSpec { entry: (*e).into(), fields: None }).collect(),
+            grants: entries
+                .iter()
+                .map(|e| GrantSpec {
+                    entry: (*e).into(),
+                    fields: None,
+                })
+                .collect(),
             rate_minute: Some(100),
             rate_hour: Some(1000),
             ..AgentCreate::default()
@@ -42,7 +52,11 @@ async fn enrolled_credential(v: &TestVault, name: &str, entries: &[&str]) -> Str
         .await
         .unwrap()
         .token;
-    v.anonymous().enroll(&Secret::new(token)).await.unwrap().credential
+    v.anonymous()
+        .enroll(&Secret::new(token))
+        .await
+        .unwrap()
+        .credential
 }
 
 #[tokio::test]
@@ -61,7 +75,12 @@ async fn every_cause_of_access_denied_is_byte_identical() {
     let vault_id = v.owner().personal_key().await.unwrap().vault_id;
     let blob = clavitor_crypto::personal::seal(
         &pk,
-        &clavitor_crypto::personal::PersonalContext { vault_id: &vault_id, entry_id: "e_github01", field_id: "f_recovery", revision: 1 },
+        &clavitor_crypto::personal::PersonalContext {
+            vault_id: &vault_id,
+            entry_id: "e_github01",
+            field_id: "f_recovery",
+            revision: 1,
+        },
         b"recovery-canary",
     )
     .unwrap();
@@ -70,7 +89,11 @@ async fn every_cause_of_access_denied_is_byte_identical() {
             id: Some("e_github01".into()),
             name: "GitHub".into(),
             fields: vec![
-                FieldSpec { label: "password".into(), value: Some("gh-pass".into()), ..FieldSpec::default() },
+                FieldSpec {
+                    label: "password".into(),
+                    value: Some("gh-pass".into()),
+                    ..FieldSpec::default()
+                },
                 FieldSpec {
                     id: Some("f_recovery".into()),
                     label: "recovery_codes".into(),
@@ -85,13 +108,18 @@ async fn every_cause_of_access_denied_is_byte_identical() {
     v.add("Stripe API", &[("key", "sk_live_x")]).await;
     let cred = enrolled_credential(&v, "Codex", &["GitHub"]).await;
 
-    let ok = raw_read(&v.url, &cred, serde_json::json!({"entry": "GitHub", "field": "password"})).await;
+    let ok = raw_read(
+        &v.url,
+        &cred,
+        serde_json::json!({"entry": "GitHub", "field": "password"}),
+    )
+    .await;
     assert_eq!(ok.0, 200);
     assert!(String::from_utf8_lossy(&ok.2).contains("gh-pass"));
 
     let cases = [
-        serde_json::json!({"entry": "Stripe API", "field": "key"}),     // not granted
-        serde_json::json!({"entry": "Nope", "field": "key"}),           // no such entry
+        serde_json::json!({"entry": "Stripe API", "field": "key"}), // not granted
+        serde_json::json!({"entry": "Nope", "field": "key"}),       // no such entry
         serde_json::json!({"entry": "GitHub", "field": "nosuchfield"}), // no such field
         serde_json::json!({"entry": "GitHub", "field": "recovery_codes"}), // personal
     ];
@@ -103,7 +131,10 @@ async fn every_cause_of_access_denied_is_byte_identical() {
         assert_eq!(a, &answers[0]);
     }
     assert_eq!(answers[0].0, 403);
-    assert_eq!(answers[0].2, br#"{"code":"CV-2041","message":"Access denied."}"#.to_vec());
+    assert_eq!(
+        answers[0].2,
+        br#"{"code":"CV-2041","message":"Access denied."}"#.to_vec()
+    );
     v.stop().await;
 }
 
@@ -116,7 +147,10 @@ async fn revocation_refuses_the_very_next_request_and_setup_tokens_work_once() {
         .owner()
         .create_agent(&AgentCreate {
             name: "Codex".into(),
-            grants: vec![GrantSpec { entry: "GitHub".into(), fields: None }],
+            grants: vec![GrantSpec {
+                entry: "GitHub".into(),
+                fields: None,
+            }],
             ..AgentCreate::default()
         })
         .await
@@ -126,15 +160,30 @@ async fn revocation_refuses_the_very_next_request_and_setup_tokens_work_once() {
     // Second use of the same setup token: refused.
     let again = v.enroll(&token).await.err().unwrap();
     assert_eq!(code(&again), "CV-2048");
-    assert_eq!(agent.read("GitHub", None, Channel::Cli).await.unwrap().value, "pw");
+    assert_eq!(
+        agent
+            .read("GitHub", None, Channel::Cli)
+            .await
+            .unwrap()
+            .value,
+        "pw"
+    );
     v.owner().revoke_agent("Codex").await.unwrap();
-    let refused = agent.read("GitHub", None, Channel::Cli).await.err().unwrap();
+    let refused = agent
+        .read("GitHub", None, Channel::Cli)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(code(&refused), "CV-2048");
     // A revoked agent gets no new token either.
     assert!(v.owner().agent_token("Codex").await.is_err());
     // Both refusals are audited.
     let audit = v.owner().audit(Some("Codex"), None, None).await.unwrap();
-    assert!(audit.iter().any(|r| r.action == "enroll" && r.reason.as_deref() == Some("CV-2048")));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "enroll" && r.reason.as_deref() == Some("CV-2048"))
+    );
     v.stop().await;
 }
 
@@ -146,8 +195,24 @@ async fn a_new_setup_token_replaces_the_old_credential() {
     let first = v.agent("Codex", &["GitHub"], None).await;
     let token = v.owner().agent_token("Codex").await.unwrap().token;
     let second = v.enroll(&token).await.unwrap();
-    assert_eq!(second.read("GitHub", None, Channel::Cli).await.unwrap().value, "pw");
-    assert_eq!(code(&first.read("GitHub", None, Channel::Cli).await.err().unwrap()), "CV-2048");
+    assert_eq!(
+        second
+            .read("GitHub", None, Channel::Cli)
+            .await
+            .unwrap()
+            .value,
+        "pw"
+    );
+    assert_eq!(
+        code(
+            &first
+                .read("GitHub", None, Channel::Cli)
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2048"
+    );
     v.stop().await;
 }
 
@@ -168,26 +233,55 @@ async fn hostile_names_are_stored_matched_and_refused_by_the_rules() {
     }
     let agent = v.agent("Codex", &names, Some((100, 1000))).await;
     for (i, n) in names.iter().enumerate() {
-        assert_eq!(agent.read(n, None, Channel::Cli).await.unwrap().value, format!("pw{i}"));
+        assert_eq!(
+            agent.read(n, None, Channel::Cli).await.unwrap().value,
+            format!("pw{i}")
+        );
     }
     // NFD spelling, other case, extra spaces: the same name.
     let nfd = "  CAFE\u{301} CRE\u{300}ME ";
-    assert_eq!(agent.read(nfd, None, Channel::Cli).await.unwrap().value, "pw3");
+    assert_eq!(
+        agent.read(nfd, None, Channel::Cli).await.unwrap().value,
+        "pw3"
+    );
     // The same name again (any spelling) is taken.
     let dup = v
         .owner()
-        .create_entry(&EntryCreate { name: nfd.into(), ..EntryCreate::default() })
+        .create_entry(&EntryCreate {
+            name: nfd.into(),
+            ..EntryCreate::default()
+        })
         .await
         .err()
         .unwrap();
     assert_eq!(code(&dup), "CV-1004");
     // LIKE-style wildcards and near names match nothing.
-    for probe in ["100%", "100% _under_ back", "a/b", "a%", "_", "Caf", &long[..long.len() - 1]] {
-        assert_eq!(code(&agent.read(probe, None, Channel::Cli).await.err().unwrap()), "CV-2041", "{probe}");
+    for probe in [
+        "100%",
+        "100% _under_ back",
+        "a/b",
+        "a%",
+        "_",
+        "Caf",
+        &long[..long.len() - 1],
+    ] {
+        assert_eq!(
+            code(&agent.read(probe, None, Channel::Cli).await.err().unwrap()),
+            "CV-2041",
+            "{probe}"
+        );
     }
     // Names beyond the limit are a clean error, not a crash.
     let huge = "x".repeat(20 * 1024);
-    let err = v.owner().create_entry(&EntryCreate { name: huge, ..EntryCreate::default() }).await.err().unwrap();
+    let err = v
+        .owner()
+        .create_entry(&EntryCreate {
+            name: huge,
+            ..EntryCreate::default()
+        })
+        .await
+        .err()
+        .unwrap();
     assert_eq!(code(&err), "CV-1001");
     v.stop().await;
 }
@@ -200,16 +294,25 @@ async fn totp_gives_codes_never_the_seed() {
     v.owner()
         .create_entry(&EntryCreate {
             name: "GitHub".into(),
-            fields: vec![FieldSpec { label: "totp".into(), value: Some(seed.into()), ..FieldSpec::default() }],
+            fields: vec![FieldSpec {
+                label: "totp".into(),
+                value: Some(seed.into()),
+                ..FieldSpec::default()
+            }],
             ..EntryCreate::default()
         })
         .await
         .unwrap();
     let agent = v.agent("Codex", &["GitHub"], None).await;
     let res = agent.totp("GitHub", Channel::Cli).await.unwrap();
-    let expected = clavitor_totp::parse(seed).unwrap().code_at((common::T0 / 1000) as u64);
+    let expected = clavitor_totp::parse(seed)
+        .unwrap()
+        .code_at((common::T0 / 1000) as u64);
     assert_eq!(res.code, expected);
-    let read = agent.read("GitHub", Some("totp"), Channel::Cli).await.unwrap();
+    let read = agent
+        .read("GitHub", Some("totp"), Channel::Cli)
+        .await
+        .unwrap();
     assert_eq!(read.value, expected);
     assert!(!read.value.contains(seed));
     v.stop().await;
@@ -223,14 +326,24 @@ async fn injection_is_host_bound() {
         .create_entry(&EntryCreate {
             name: "OpenAI".into(),
             hosts: vec!["api.openai.com".into()],
-            fields: vec![FieldSpec { label: "key".into(), value: Some("sk-x".into()), inject_only: true, ..FieldSpec::default() }],
+            fields: vec![FieldSpec {
+                label: "key".into(),
+                value: Some("sk-x".into()),
+                inject_only: true,
+                ..FieldSpec::default()
+            }],
             ..EntryCreate::default()
         })
         .await
         .unwrap();
     v.add("NoHosts", &[("key", "k")]).await;
-    let agent = v.agent("Codex", &["OpenAI", "NoHosts"], Some((100, 1000))).await;
-    let ok = agent.inject("OpenAI", "key", "api.openai.com", 443, "https").await.unwrap();
+    let agent = v
+        .agent("Codex", &["OpenAI", "NoHosts"], Some((100, 1000)))
+        .await;
+    let ok = agent
+        .inject("OpenAI", "key", "api.openai.com", 443, "https")
+        .await
+        .unwrap();
     assert_eq!(ok.expose(), "sk-x");
     for (host, port, scheme) in [
         ("api.openai.com.evil.test", 443, "https"),
@@ -240,11 +353,33 @@ async fn injection_is_host_bound() {
         ("api.openai.com", 8443, "https"),
         ("api.openai.com", 443, "http"),
     ] {
-        let err = agent.inject("OpenAI", "key", host, port, scheme).await.err().unwrap();
+        let err = agent
+            .inject("OpenAI", "key", host, port, scheme)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(code(&err), "CV-2043", "{host}:{port} {scheme}");
     }
-    assert_eq!(code(&agent.inject("NoHosts", "key", "x.test", 443, "https").await.err().unwrap()), "CV-2043");
+    assert_eq!(
+        code(
+            &agent
+                .inject("NoHosts", "key", "x.test", 443, "https")
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2043"
+    );
     // Inject-only: not readable with get.
-    assert_eq!(code(&agent.read("OpenAI", Some("key"), Channel::Cli).await.err().unwrap()), "CV-2044");
+    assert_eq!(
+        code(
+            &agent
+                .read("OpenAI", Some("key"), Channel::Cli)
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2044"
+    );
     v.stop().await;
 }

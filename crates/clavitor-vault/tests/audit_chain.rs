@@ -39,7 +39,10 @@ async fn verify(dir: &tempfile::TempDir) -> clavitor_core::api::Verification {
 async fn an_edited_record_is_found() {
     let dir = vault_with_records().await;
     db(&dir)
-        .execute("UPDATE audit SET body = (SELECT body FROM audit WHERE seq = 4) WHERE seq = 5", [])
+        .execute(
+            "UPDATE audit SET body = (SELECT body FROM audit WHERE seq = 4) WHERE seq = 5",
+            [],
+        )
         .unwrap();
     let r = verify(&dir).await;
     assert!(!r.ok);
@@ -50,7 +53,9 @@ async fn an_edited_record_is_found() {
 #[tokio::test]
 async fn an_edited_time_is_found() {
     let dir = vault_with_records().await;
-    db(&dir).execute("UPDATE audit SET at = at - 3600000 WHERE seq = 3", []).unwrap();
+    db(&dir)
+        .execute("UPDATE audit SET at = at - 3600000 WHERE seq = 3", [])
+        .unwrap();
     let r = verify(&dir).await;
     assert_eq!((r.ok, r.broken_at), (false, Some(3)));
 }
@@ -58,7 +63,9 @@ async fn an_edited_time_is_found() {
 #[tokio::test]
 async fn a_deleted_record_is_found() {
     let dir = vault_with_records().await;
-    db(&dir).execute("DELETE FROM audit WHERE seq = 4", []).unwrap();
+    db(&dir)
+        .execute("DELETE FROM audit WHERE seq = 4", [])
+        .unwrap();
     let r = verify(&dir).await;
     assert_eq!((r.ok, r.broken_at), (false, Some(4)));
     assert!(r.problem.unwrap().contains("missing"));
@@ -81,8 +88,11 @@ async fn reordered_records_are_found() {
 async fn truncation_is_found() {
     let dir = vault_with_records().await;
     let c = db(&dir);
-    let last: i64 = c.query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0)).unwrap();
-    c.execute("DELETE FROM audit WHERE seq > ?1", [last - 2]).unwrap();
+    let last: i64 = c
+        .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    c.execute("DELETE FROM audit WHERE seq > ?1", [last - 2])
+        .unwrap();
     drop(c);
     let r = verify(&dir).await;
     assert!(!r.ok);
@@ -108,13 +118,26 @@ async fn unwritable_audit_fails_closed_with_cv_2050() {
         .await
         .unwrap();
     assert_eq!(raw.status().as_u16(), 503);
-    let err = agent.read("GitHub", None, Channel::Cli).await.err().unwrap();
+    let err = agent
+        .read("GitHub", None, Channel::Cli)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(code(&err), "CV-2050");
     // Nothing counted either: the rate window was rolled back with the audit.
     c.execute_batch("DROP TRIGGER no_audit;").unwrap();
-    let n: i64 = c.query_row("SELECT COUNT(*) FROM rate_events", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM rate_events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 0);
-    assert_eq!(agent.read("GitHub", None, Channel::Cli).await.unwrap().value, "canary-2050");
+    assert_eq!(
+        agent
+            .read("GitHub", None, Channel::Cli)
+            .await
+            .unwrap()
+            .value,
+        "canary-2050"
+    );
     drop(c);
     v.stop().await;
 }

@@ -25,7 +25,9 @@ async fn fifty_parallel_names_yield_exactly_three_successes() {
     let mut tasks = Vec::new();
     for n in names.clone() {
         let a = agent.clone();
-        tasks.push(tokio::spawn(async move { a.read(&n, None, Channel::Cli).await }));
+        tasks.push(tokio::spawn(
+            async move { a.read(&n, None, Channel::Cli).await },
+        ));
     }
     let mut ok = 0;
     let mut limited = 0;
@@ -55,14 +57,26 @@ async fn names_already_in_the_window_stay_allowed_and_windows_slide() {
     for n in ["A", "B", "C"] {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
-    assert_eq!(code(&agent.read("D", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("D", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     // Names already counted are always allowed.
     for n in ["a", "B", " c "] {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
     // Ungranted and unknown names count too: guessing is not free.
     v.advance(MINUTE + 1);
-    assert_eq!(code(&agent.read("Unknown1", None, Channel::Cli).await.err().unwrap()), "CV-2041");
+    assert_eq!(
+        code(
+            &agent
+                .read("Unknown1", None, Channel::Cli)
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2041"
+    );
     v.stop().await;
 }
 
@@ -74,16 +88,24 @@ async fn second_violation_locks_and_the_lock_survives_restart_and_new_token() {
     for n in ["A", "B", "C", "D", "E", "F", "G", "H"] {
         v.add(n, &[("password", n)]).await;
     }
-    let agent = v.agent("Codex", &["A", "B", "C", "D", "E", "F", "G", "H"], None).await;
+    let agent = v
+        .agent("Codex", &["A", "B", "C", "D", "E", "F", "G", "H"], None)
+        .await;
     for n in ["A", "B", "C"] {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
     // First violation, with a burst inside its minute: not locked.
     for _ in 0..5 {
-        assert_eq!(code(&agent.read("D", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+        assert_eq!(
+            code(&agent.read("D", None, Channel::Cli).await.err().unwrap()),
+            "CV-2045"
+        );
     }
     v.advance(30_000);
-    assert_eq!(code(&agent.read("E", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("E", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "active");
     // Minutes later the minute window has room again.
     v.advance(2 * MINUTE);
@@ -91,21 +113,36 @@ async fn second_violation_locks_and_the_lock_survives_restart_and_new_token() {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
     // Second violation within two hours of the first: locked.
-    assert_eq!(code(&agent.read("G", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("G", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "locked");
-    assert_eq!(code(&agent.read("A", None, Channel::Cli).await.err().unwrap()), "CV-2046");
+    assert_eq!(
+        code(&agent.read("A", None, Channel::Cli).await.err().unwrap()),
+        "CV-2046"
+    );
 
     // The lock survives a restart…
     let v = v.restart().await;
-    assert_eq!(code(&agent.read("A", None, Channel::Cli).await.err().unwrap()), "CV-2046");
+    assert_eq!(
+        code(&agent.read("A", None, Channel::Cli).await.err().unwrap()),
+        "CV-2046"
+    );
     // …and a new token.
     let token = v.owner().agent_token("Codex").await.unwrap().token;
     let fresh = v.enroll(&token).await.unwrap();
-    assert_eq!(code(&fresh.read("A", None, Channel::Cli).await.err().unwrap()), "CV-2046");
+    assert_eq!(
+        code(&fresh.read("A", None, Channel::Cli).await.err().unwrap()),
+        "CV-2046"
+    );
     // The owner CLI unlocks while no passkey is enrolled.
     v.owner().unlock_agent("Codex").await.unwrap();
     v.advance(2 * 60 * MINUTE + 1);
-    assert_eq!(fresh.read("A", None, Channel::Cli).await.unwrap().value, "A");
+    assert_eq!(
+        fresh.read("A", None, Channel::Cli).await.unwrap().value,
+        "A"
+    );
     v.stop().await;
 }
 
@@ -120,10 +157,16 @@ async fn violations_two_hours_apart_do_not_lock() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let agent = v.agent("Codex", &refs, Some((1, 100))).await;
     agent.read("N0", None, Channel::Cli).await.unwrap();
-    assert_eq!(code(&agent.read("N1", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("N1", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     v.advance(2 * 60 * MINUTE + 1);
     agent.read("N2", None, Channel::Cli).await.unwrap();
-    assert_eq!(code(&agent.read("N3", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("N3", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "active");
     v.stop().await;
 }
@@ -145,6 +188,9 @@ async fn hourly_limit_applies() {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
     v.advance(MINUTE + 1);
-    assert_eq!(code(&agent.read("H10", None, Channel::Cli).await.err().unwrap()), "CV-2045");
+    assert_eq!(
+        code(&agent.read("H10", None, Channel::Cli).await.err().unwrap()),
+        "CV-2045"
+    );
     v.stop().await;
 }

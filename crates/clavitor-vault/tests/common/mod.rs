@@ -54,7 +54,10 @@ impl TestVault {
         let c = clock.clone();
         let vault = Vault::new(
             data.store.clone(),
-            clavitor_vault::sealer::Sealer::new(data.sealer.vault_id.clone(), data.sealer.keys().clone()),
+            clavitor_vault::sealer::Sealer::new(
+                data.sealer.vault_id.clone(),
+                data.sealer.keys().clone(),
+            ),
             data.owner_token_hash,
             url.clone(),
             None,
@@ -62,15 +65,21 @@ impl TestVault {
         );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app(vault).into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                app(vault).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
             drop(data);
         });
-        let owner_token = std::fs::read_to_string(dir.join("owner.token")).unwrap().trim().to_string();
+        let owner_token = std::fs::read_to_string(dir.join("owner.token"))
+            .unwrap()
+            .trim()
+            .to_string();
         TestVault {
             url,
             dir: dir.to_path_buf(),
@@ -106,22 +115,38 @@ impl TestVault {
     }
 
     /// Creates an agent and enrols it; returns its client.
-    pub async fn agent(&self, name: &str, entries: &[&str], rate: Option<(u32, u32)>) -> VaultClient {
-        let token = self.owner().create_agent(&AgentCreate {
-            name: name.into(),
-            grants: entries.iter().map(|e| GrantSpec { entry: (*e).into(), fields: None }).collect(),
-            rate_minute: rate.map(|r| r.0),
-            rate_hour: rate.map(|r| r.1),
-            ..AgentCreate::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    pub async fn agent(
+        &self,
+        name: &str,
+        entries: &[&str],
+        rate: Option<(u32, u32)>,
+    ) -> VaultClient {
+        let token = self
+            .owner()
+            .create_agent(&AgentCreate {
+                name: name.into(),
+                grants: entries
+                    .iter()
+                    .map(|e| GrantSpec {
+                        entry: (*e).into(),
+                        fields: None,
+                    })
+                    .collect(),
+                rate_minute: rate.map(|r| r.0),
+                rate_hour: rate.map(|r| r.1),
+                ..AgentCreate::default()
+            })
+            .await
+            .unwrap()
+            .token;
         self.enroll(&token).await.unwrap()
     }
 
     pub async fn enroll(&self, token: &str) -> Result<VaultClient, ClientError> {
-        let res = self.anonymous().enroll(&Secret::new(token.to_string())).await?;
+        let res = self
+            .anonymous()
+            .enroll(&Secret::new(token.to_string()))
+            .await?;
         Ok(VaultClient::new(&self.url, Some(Secret::new(res.credential))).unwrap())
     }
 
@@ -131,7 +156,11 @@ impl TestVault {
                 name: name.into(),
                 fields: fields
                     .iter()
-                    .map(|(l, v)| FieldSpec { label: (*l).into(), value: Some((*v).into()), ..FieldSpec::default() })
+                    .map(|(l, v)| FieldSpec {
+                        label: (*l).into(),
+                        value: Some((*v).into()),
+                        ..FieldSpec::default()
+                    })
                     .collect(),
                 ..EntryCreate::default()
             })
@@ -153,7 +182,12 @@ pub fn data_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name() != "vault.key" && e.file_name() != "owner.token")
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap_or_default()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap_or_default(),
+            )
+        })
         .collect()
 }
 

@@ -1,0 +1,350 @@
+//! The real `clavitor` binary: serve's refusals, the owner CLI, and a canary
+//! secret searched for in every log, output, database file and WAL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::{Server, bin, contains, run};
+
+const CANARY: &str = "canary-9f3Kq-value";
+const PERSONAL_CANARY: &str = "4111-canary-card";
+
+#[test]
+fn a_canary_never_leaves_the_vault_except_to_its_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let server = Server::start(&data, &log, "trace");
+    let mut outputs = Vec::new();
+
+    let mut add = server.cli();
+    add.args([
+        "entry",
+        "add",
+        "GitHub",
+        "--field",
+        "username=octo",
+        "--field",
+        "password=-",
+        "--url",
+        "https://github.com",
+    ]);
+    let (code, out, err) = run(add, &format!("{CANARY}\n"));
+    assert_eq!(code, 0, "{err}");
+    outputs.push(out);
+    outputs.push(err);
+
+    let mut show = server.cli();
+    show.args(["entry", "show", "GitHub"]);
+    let (code, out, err) = run(show, "");
+    assert_eq!(code, 0);
+    assert!(out.contains("••••"), "masked: {out}");
+    outputs.push(out);
+    outputs.push(err);
+
+    let mut create = server.cli();
+    create.args(["agent", "create", "Codex", "--entry", "GitHub"]);
+    let (code, token, err) = run(create, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        token.trim().starts_with("cvt_") && token.trim().lines().count() == 1,
+        "only the token on stdout"
+    );
+    outputs.push(err);
+
+    // The agent reads it (over the raw API: the agent CLI has its own tests).
+    let credential = enroll(&server.url, token.trim());
+    let body = read(&server.url, &credential, "GitHub", "password");
+    assert!(body.contains(CANARY));
+    let denied = read(&server.url, &credential, "GitHub", "nope");
+    outputs.push(denied);
+
+    let mut audit = server.cli();
+    audit.arg("audit");
+    let (code, out, err) = run(audit, "");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("# TIME"), "{out}");
+    assert!(out.contains("cli:codex"));
+    outputs.push(out);
+    outputs.push(err);
+    for fmt in ["--json", "--csv"] {
+        let mut a = server.cli();
+        a.args(["audit", fmt]);
+        let (_, out, _) = run(a, "");
+        outputs.push(out);
+    }
+    drop(server);
+
+    let logs = std::fs::read(&log).unwrap();
+    assert!(logs.len() > 1000, "trace logging produced output");
+    assert!(
+        !contains(&logs, CANARY.as_bytes()),
+        "canary in the server log"
+    );
+    for o in &outputs {
+        assert!(!o.contains(CANARY), "canary in CLI output: {o}");
+    }
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "vault.key" {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        assert!(
+            !contains(&bytes, CANARY.as_bytes()),
+            "canary in {:?}",
+            entry.file_name()
+        );
+    }
+}
+
+fn enroll(url: &str, token: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            &format!("{url}/v1/agent/enroll"),
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(serde_json::json!({ "token": token }).to_string())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["credential"].as_str().unwrap().to_string()
+}
+
+fn read(url: &str, credential: &str, entry: &str, field: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            &format!("{url}/v1/agent/read"),
+            "-H",
+            "content-type: application/json",
+        ])
+        .args(["-H", &format!("authorization: Bearer {credential}"), "-d"])
+        .arg(serde_json::json!({ "entry": entry, "field": field }).to_string())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn personal_fields_are_sealed_by_the_cli_and_need_a_personal_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &tmp.path().join("log"), "info");
+    let mut add = server.cli();
+    add.args(["entry", "add", "Visa", "--personal", "card_number=-"]);
+    let (code, _, err) = run(add, PERSONAL_CANARY);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("enrol a passkey in the web vault first"),
+        "{err}"
+    );
+
+    // Play the web vault's part: register a personal public key.
+    let (sk, pk) = clavitor_crypto::personal::PersonalPrivateKey::generate().unwrap();
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-f",
+            "-X",
+            "PUT",
+            &format!("{}/v1/owner/personal-key", server.url),
+        ])
+        .args(["-H", "content-type: application/json"])
+        .args([
+            "-H",
+            &format!("authorization: Bearer {}", common::owner_token(&data)),
+        ])
+        .args([
+            "-d",
+            &serde_json::json!({"vault_id": "", "public_key": pk.to_base64url()}).to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let mut add = server.cli();
+    add.args([
+        "entry",
+        "add",
+        "Visa",
+        "--personal",
+        "card_number=-",
+        "--field",
+        "cvv=@",
+    ]);
+    // `cvv` defaults to personal too; give it a file.
+    let cvv = tmp.path().join("cvv");
+    std::fs::write(&cvv, "123\n").unwrap();
+    let mut add = server.cli();
+    add.args([
+        "entry",
+        "add",
+        "Visa",
+        "--personal",
+        "card_number=-",
+        "--field",
+    ])
+    .arg(format!("cvv=@{}", cvv.display()));
+    let (code, _, err) = run(add, PERSONAL_CANARY);
+    assert_eq!(code, 0, "{err}");
+
+    let mut show = server.cli();
+    show.args(["entry", "show", "Visa", "--reveal", "--json"]);
+    let (code, out, _) = run(show, "");
+    assert_eq!(code, 0);
+    assert!(!out.contains(PERSONAL_CANARY));
+    let view: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vault_id = {
+        let o = Command::new("curl")
+            .args(["-s", &format!("{}/v1/owner/personal-key", server.url)])
+            .args([
+                "-H",
+                &format!("authorization: Bearer {}", common::owner_token(&data)),
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["vault_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut opened = Vec::new();
+    for f in view["fields"].as_array().unwrap() {
+        assert_eq!(f["tier"], "personal");
+        let blob = clavitor_crypto::unb64(f["sealed"].as_str().unwrap()).unwrap();
+        let ctx = clavitor_crypto::personal::PersonalContext {
+            vault_id: &vault_id,
+            entry_id: view["id"].as_str().unwrap(),
+            field_id: f["id"].as_str().unwrap(),
+            revision: f["sealed_rev"].as_u64().unwrap(),
+        };
+        opened.push(
+            String::from_utf8(
+                clavitor_crypto::personal::open(&sk, &ctx, &blob)
+                    .unwrap()
+                    .to_vec(),
+            )
+            .unwrap(),
+        );
+    }
+    opened.sort();
+    assert_eq!(opened, vec!["123".to_string(), PERSONAL_CANARY.to_string()]);
+}
+
+#[test]
+fn serve_refuses_unsafe_setups() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Plain HTTP on a non-loopback address.
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(tmp.path().join("d1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to serve plain HTTP"));
+
+    // A data dir others can read.
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&open)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 700"), "{err}");
+
+    // First start creates the files private; a second server is refused.
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &tmp.path().join("log"), "info");
+    for (f, mode) in [
+        ("", 0o700),
+        ("vault.key", 0o600),
+        ("owner.token", 0o600),
+        ("vault.db", 0o600),
+    ] {
+        let m = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "{f}");
+    }
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already using"));
+    drop(server);
+
+    // A key file others can read is refused, naming the fix.
+    std::fs::set_permissions(
+        data.join("vault.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+}
+
+#[test]
+fn owner_cli_reports_refusals_and_an_unreachable_vault() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start(&data, &tmp.path().join("log"), "info");
+    let mut c = server.cli();
+    c.args(["entry", "show", "Nope"]);
+    let (code, _, err) = run(c, "");
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "clavitor: CV-1002: No such entry or agent.");
+
+    // Edits name the revision they change; history shows every revision.
+    let mut c = server.cli();
+    c.args(["entry", "add", "DB", "--field", "dsn=postgres://a"]);
+    assert_eq!(run(c, "").0, 0);
+    let mut c = server.cli();
+    c.args([
+        "entry",
+        "edit",
+        "DB",
+        "--field",
+        "dsn=postgres://b",
+        "--rename",
+        "Prod DB",
+    ]);
+    assert_eq!(run(c, "").0, 0);
+    let mut c = server.cli();
+    c.args(["entry", "rm", "Prod DB"]);
+    assert_eq!(run(c, "").0, 0);
+    let mut c = server.cli();
+    c.args(["entry", "list"]);
+    assert!(run(c, "").1.contains("No entries yet"));
+
+    server.terminate();
+    let mut c = server.cli();
+    c.args(["agent", "list"]);
+    let (code, _, err) = run(c, "");
+    assert_eq!(code, 3);
+    assert!(err.contains(&server.url), "names the URL: {err}");
+}
