@@ -29,7 +29,13 @@ Environment: CLAVITOR_CONFIG_DIR (default: $XDG_CONFIG_HOME/clavitor).";
 )]
 pub struct Cli {
     /// Directory holding this agent's configuration and credential.
-    #[arg(long, global = true, env = "CLAVITOR_CONFIG_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLAVITOR_CONFIG_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub config_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -88,6 +94,29 @@ symlink; without -o the result goes to stdout only once everything resolved.")]
 Example:
   clavitor-cli status")]
     Status,
+    /// Run the HTTPS proxy that injects clavitor:// references into request headers.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  clavitor-cli proxy &
+  export HTTPS_PROXY=http://localhost:1983
+  curl -H \"Authorization: Bearer clavitor://OpenAI/key\" https://api.openai.com/v1/models
+  eval \"$(clavitor-cli env)\"          # HTTPS_PROXY plus the CA bundle variables
+  clavitor-cli proxy ca               # path of the proxy's CA certificate
+
+Header values holding clavitor://ENTRY/FIELD are resolved by the vault for the
+exact host of the request (the owner's host patterns apply). Values echoed back
+by the server reach the client as [REDACTED]. Stop it with Ctrl-C."
+    )]
+    Proxy(ProxyArgs),
+    /// Print the shell exports that route a program through the proxy.
+    #[command(after_help = "\
+Examples:
+  eval \"$(clavitor-cli env)\"
+  clavitor-cli env --shell fish | source
+  clavitor-cli env --proxy http://localhost:8083")]
+    Env(EnvArgs),
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -98,6 +127,54 @@ Examples:
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    #[command(subcommand)]
+    pub sub: Option<ProxySub>,
+    /// Address to listen on (loopback only unless --allow-non-loopback).
+    #[arg(long, default_value = clavitor_proxy::DEFAULT_LISTEN, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// Tunnel these hosts untouched (no interception, no injection): host, *.domain, :port.
+    #[arg(long, value_name = "PATTERN")]
+    pub passthrough: Vec<String>,
+    /// Connect to ADDR for HOST:PORT (curl syntax); mapped hosts may receive secrets.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Extra CA certificate (PEM) trusted for upstream TLS.
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Require proxy credentials, read from CLAVITOR_PROXY_AUTH=USER:PASSWORD.
+    #[arg(long)]
+    pub require_auth: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProxySub {
+    /// Print the path of the proxy's CA certificate (created on first use).
+    #[command(after_help = "\
+Examples:
+  clavitor-cli proxy ca
+  clavitor-cli proxy ca --pem > clavitor-ca.pem")]
+    Ca {
+        /// Print the certificate itself (PEM) instead of its path.
+        #[arg(long)]
+        pem: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    /// Shell syntax: bash, zsh or fish.
+    #[arg(long, default_value = "bash", value_name = "SHELL")]
+    pub shell: String,
+    /// The proxy's URL.
+    #[arg(long, default_value = "http://localhost:1983", value_name = "URL")]
+    pub proxy: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

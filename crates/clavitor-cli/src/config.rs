@@ -168,10 +168,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
             .mode(0o700)
             .create(dir)
             .map_err(|e| Failure::local(format!("cannot create {}: {e}", dir.display()))),
-        Err(e) => Err(Failure::local(format!(
-            "cannot use {}: {e}",
-            dir.display()
-        ))),
+        Err(e) => Err(Failure::local(format!("cannot use {}: {e}", dir.display()))),
     }
 }
 

@@ -74,9 +74,9 @@ impl From<ClientError> for Failure {
             ClientError::Unreachable { url, detail } => {
                 Failure::Unreachable(format!("cannot reach the vault at {url}: {detail}"))
             }
-            ClientError::Protocol { url, detail } => {
-                Failure::Unreachable(format!("unexpected answer from the vault at {url}: {detail}"))
-            }
+            ClientError::Protocol { url, detail } => Failure::Unreachable(format!(
+                "unexpected answer from the vault at {url}: {detail}"
+            )),
             ClientError::Setup(m) => Failure::Local(m),
         }
     }

@@ -10,7 +10,8 @@ use crate::util::write_stdout;
 
 fn to_json(value: &serde_json::Value) -> Result<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(
-        serde_json::to_vec(value).map_err(|e| Failure::local(format!("cannot encode JSON: {e}")))?,
+        serde_json::to_vec(value)
+            .map_err(|e| Failure::local(format!("cannot encode JSON: {e}")))?,
     );
     out.push(b'\n');
     Ok(out)

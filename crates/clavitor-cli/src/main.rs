@@ -8,6 +8,7 @@ mod config;
 mod exit;
 mod get;
 mod init;
+mod proxy;
 mod render;
 mod skill;
 mod status;
@@ -48,6 +49,8 @@ fn run(cli: Cli) -> Result<()> {
             let dir = dir()?;
             runtime()?.block_on(status::run(&dir))
         }
+        Command::Proxy(args) => proxy::run(&dir()?, args),
+        Command::Env(args) => proxy::env(&dir()?, args),
         Command::Completions { shell } => {
             cli::completions(*shell);
             Ok(())

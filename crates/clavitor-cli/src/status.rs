@@ -8,7 +8,7 @@ use crate::util::{describe_expiry, format_time};
 
 pub async fn run(dir: &Path) -> Result<()> {
     let cfg = config::load(dir)?;
-    let ca = dir.join(config::PROXY_DIR).join("ca.pem");
+    let ca = crate::proxy::ca_dir(dir).join("ca.pem");
     let mut lines = vec![
         format!("Agent:       {} ({})", cfg.agent, cfg.agent_id),
         format!("Vault:       {} (vault {})", cfg.vault_url, cfg.vault_id),

@@ -15,8 +15,9 @@ pub fn now_ms() -> i64 {
 /// `2026-03-08T10:23:14Z` from epoch milliseconds.
 pub fn format_time(ms: i64) -> String {
     match u64::try_from(ms) {
-        Ok(ms) => humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms))
-            .to_string(),
+        Ok(ms) => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        }
         Err(_) => ms.to_string(),
     }
 }

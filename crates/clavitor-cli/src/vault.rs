@@ -8,7 +8,11 @@ use crate::exit::Result;
 /// A client of the configured vault carrying the agent credential; pinned to
 /// the vault's certificate when `init` recorded a pin.
 pub fn client(config: &AgentConfig) -> Result<VaultClient> {
-    connect(&config.vault_url, config.pin.as_deref(), Some(config.credential()))
+    connect(
+        &config.vault_url,
+        config.pin.as_deref(),
+        Some(config.credential()),
+    )
 }
 
 /// A client of `url`, pinned when `pin` is given and the URL is HTTPS.

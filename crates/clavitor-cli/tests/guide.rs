@@ -46,7 +46,10 @@ fn guide_sequence() {
     let out = agent.init(&token);
     assert!(out.contains("Initialised agent \"Codex\""), "{out}");
     assert!(out.contains(&vault.url), "{out}");
-    assert!(!out.contains(&token) && !out.contains("cva_"), "init printed a secret");
+    assert!(
+        !out.contains(&token) && !out.contains("cva_"),
+        "init printed a secret"
+    );
     assert_eq!(mode(&agent.config_file()), 0o600);
     assert_eq!(mode(&agent.config_dir()), 0o700);
     let skill = agent.path(".claude/skills/clavitor/SKILL.md");
@@ -102,7 +105,10 @@ fn guide_sequence() {
 
     // The owner sees one audit row per access.
     let audit = vault.owner(&["audit"]);
-    assert!(audit.contains("cli:codex") || audit.contains("cli:Codex"), "{audit}");
+    assert!(
+        audit.contains("cli:codex") || audit.contains("cli:Codex"),
+        "{audit}"
+    );
 }
 
 #[test]
@@ -141,7 +147,11 @@ fn get_variants_and_default_field() {
     assert!(expected_codes(before, after).contains(&stdout.trim_end().to_string()));
     // totp --json carries seconds_left.
     let before = now_secs();
-    let out = agent.cmd().args(["totp", "GitHub", "--json"]).assert().success();
+    let out = agent
+        .cmd()
+        .args(["totp", "GitHub", "--json"])
+        .assert()
+        .success();
     let after = now_secs();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let code = v["code"].as_str().unwrap().to_string();
@@ -185,7 +195,10 @@ fn skill_is_installed_on_request_and_idempotent() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(stdout.contains("Installed the Claude Code skill"), "{stdout}");
+    assert!(
+        stdout.contains("Installed the Claude Code skill"),
+        "{stdout}"
+    );
     let skill = agent.path(".claude/skills/clavitor/SKILL.md");
     let first = std::fs::read_to_string(&skill).unwrap();
     let token = vault.create_agent("A3", &["--entry", "GitHub"]);
@@ -198,7 +211,9 @@ fn skill_is_installed_on_request_and_idempotent() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(stdout.contains("skill is up to date"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&skill).unwrap(), first);
-    let entries: Vec<_> = std::fs::read_dir(skill.parent().unwrap()).unwrap().collect();
+    let entries: Vec<_> = std::fs::read_dir(skill.parent().unwrap())
+        .unwrap()
+        .collect();
     assert_eq!(entries.len(), 1, "no stray temporary files");
 }
 

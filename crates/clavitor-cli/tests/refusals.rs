@@ -22,7 +22,9 @@ fn access_denied_is_identical_for_ungranted_nonexistent_and_personal() {
         "--personal",
         "card_number=4111111111111111",
     ]);
-    vault.owner(&["agent", "edit", "Codex", "--entry", "GitHub", "--entry", "OpenAI", "--entry", "Visa"]);
+    vault.owner(&[
+        "agent", "edit", "Codex", "--entry", "GitHub", "--entry", "OpenAI", "--entry", "Visa",
+    ]);
     // The granted shared field of the same entry is readable...
     agent
         .cmd()
@@ -40,7 +42,11 @@ fn access_denied_is_identical_for_ungranted_nonexistent_and_personal() {
     ];
     for args in cases {
         let (code, stdout, stderr) = agent.run(args);
-        assert_eq!((code, stdout.as_str(), stderr.as_str()), (1, "", DENIED), "{args:?}");
+        assert_eq!(
+            (code, stdout.as_str(), stderr.as_str()),
+            (1, "", DENIED),
+            "{args:?}"
+        );
     }
     // The personal value never reaches the agent, not even through render.
     std::fs::write(agent.path("c.env"), "CARD=clavitor://Visa/card_number\n").unwrap();
@@ -105,7 +111,10 @@ fn second_init_with_used_token_fails_and_keeps_the_working_config() {
         })
         .unwrap();
     assert_eq!(code, 2);
-    assert!(stderr.contains("already initialised as agent \"Codex\""), "{stderr}");
+    assert!(
+        stderr.contains("already initialised as agent \"Codex\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("--force"), "{stderr}");
 
     // With --force: the vault refuses the used token; nothing changes here.
@@ -166,7 +175,12 @@ fn force_init_with_a_fresh_token_replaces_the_config() {
         .assert()
         .success()
         .stdout(predicates::str::contains("Initialised agent \"Two\""));
-    agent.cmd().args(["get", "GitLab"]).assert().success().stdout("pw2\n");
+    agent
+        .cmd()
+        .args(["get", "GitLab"])
+        .assert()
+        .success()
+        .stdout("pw2\n");
     agent.cmd().args(["get", "GitHub"]).assert().code(1);
 }
 
@@ -211,7 +225,11 @@ fn unreachable_vault_exits_3_naming_the_url() {
             "{stderr}"
         );
     }
-    std::fs::write(agent.path("a.json"), "{\"a\": \"clavitor://GitHub/password\"}").unwrap();
+    std::fs::write(
+        agent.path("a.json"),
+        "{\"a\": \"clavitor://GitHub/password\"}",
+    )
+    .unwrap();
     let (code, stdout, stderr) = agent.run(&["render", "a.json", "-o", "out.json"]);
     assert_eq!((code, stdout.as_str()), (3, ""));
     assert!(stderr.contains(&url), "{stderr}");
@@ -241,7 +259,10 @@ fn revoked_agent_is_refused() {
     vault.owner(&["agent", "revoke", "Codex"]);
     let (code, _, stderr) = agent.run(&["get", "GitHub"]);
     assert_eq!(code, 1);
-    assert_eq!(stderr, "clavitor-cli: CV-2048: Invalid, expired or revoked token.\n");
+    assert_eq!(
+        stderr,
+        "clavitor-cli: CV-2048: Invalid, expired or revoked token.\n"
+    );
 }
 
 #[test]

@@ -37,4 +37,5 @@ pub use config::{
 pub use env::{Shell, env_exports, env_vars};
 pub use listener::{Proxy, ProxyError, serve};
 pub use refusal::Refusal;
+pub use upstream::UpstreamSetupError;
 pub use vault::{ProxyVaultError, Vault};

@@ -73,7 +73,12 @@ impl Vault {
             let port = free_port();
             let log = std::fs::File::create(data.path().join("serve.log")).unwrap();
             let mut child = Command::new(&bin)
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+                .args([
+                    "serve",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
                 .arg(data.path().join("data"))
                 .env_remove("CLAVITOR_DATA_DIR")
                 .env_remove("CLAVITOR_PUBLIC_URL")
@@ -268,7 +273,13 @@ pub fn guide_setup() -> (Vault, Agent) {
         "--inject-only",
         "key",
     ]);
-    vault.owner(&["entry", "add", "Stripe API", "--field", "key=sk_live_stripe"]);
+    vault.owner(&[
+        "entry",
+        "add",
+        "Stripe API",
+        "--field",
+        "key=sk_live_stripe",
+    ]);
     let token = vault.create_agent("Codex", &["--entry", "GitHub", "--entry", "OpenAI"]);
     let agent = Agent::new();
     agent.init(&token);
