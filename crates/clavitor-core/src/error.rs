@@ -42,10 +42,32 @@ pub enum ErrorCode {
     VaultUnavailable,
     /// CV-2099: an unexpected server fault (details only in the server log).
     Internal,
+    /// CV-3001 (proxy): the inner Host/`:authority` differs from the CONNECT target.
+    Misdirected,
+    /// CV-3002 (proxy): an origin-form request addressed to the proxy itself, or a malformed
+    /// proxy request.
+    NotAProxyRequest,
+    /// CV-3003 (proxy): a resolved value contains CR, LF, NUL or another control character, so
+    /// it is never injected into a header.
+    ControlBytes,
+    /// CV-3004 (proxy): the upstream could not be reached or failed.
+    UpstreamFailed,
+    /// CV-3005 (proxy): the vault could not be reached.
+    VaultUnreachable,
+    /// CV-3006 (proxy): a secret-bearing request toward a loopback, private, link-local or
+    /// metadata address that was not mapped with `--resolve`.
+    AddressNotAllowed,
+    /// CV-3007 (proxy): proxy credentials missing or wrong (`--require-auth`).
+    ProxyAuthRequired,
+    /// CV-3008 (proxy): the upstream answered a secret-bearing request with a content encoding
+    /// the proxy cannot inspect for reflected secrets.
+    UninspectableResponse,
+    /// CV-3009 (proxy): a header mentions `clavitor://` but is not a well-formed reference.
+    MalformedReference,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::BadRequest,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -64,6 +86,15 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::VaultUnavailable,
         ErrorCode::Internal,
+        ErrorCode::Misdirected,
+        ErrorCode::NotAProxyRequest,
+        ErrorCode::ControlBytes,
+        ErrorCode::UpstreamFailed,
+        ErrorCode::VaultUnreachable,
+        ErrorCode::AddressNotAllowed,
+        ErrorCode::ProxyAuthRequired,
+        ErrorCode::UninspectableResponse,
+        ErrorCode::MalformedReference,
     ];
 
     /// The stable code, e.g. `CV-2041`.
@@ -87,6 +118,15 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "CV-2048",
             ErrorCode::VaultUnavailable => "CV-2050",
             ErrorCode::Internal => "CV-2099",
+            ErrorCode::Misdirected => "CV-3001",
+            ErrorCode::NotAProxyRequest => "CV-3002",
+            ErrorCode::ControlBytes => "CV-3003",
+            ErrorCode::UpstreamFailed => "CV-3004",
+            ErrorCode::VaultUnreachable => "CV-3005",
+            ErrorCode::AddressNotAllowed => "CV-3006",
+            ErrorCode::ProxyAuthRequired => "CV-3007",
+            ErrorCode::UninspectableResponse => "CV-3008",
+            ErrorCode::MalformedReference => "CV-3009",
         }
     }
 
@@ -115,10 +155,26 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "Invalid, expired or revoked token.",
             ErrorCode::VaultUnavailable => "Vault unavailable: the audit log cannot be written.",
             ErrorCode::Internal => "Internal error.",
+            ErrorCode::Misdirected => "Misdirected request: Host differs from the CONNECT target.",
+            ErrorCode::NotAProxyRequest => {
+                "This is the Clavitor proxy: use it through HTTPS_PROXY, not directly."
+            }
+            ErrorCode::ControlBytes => "Value contains control characters: not injected.",
+            ErrorCode::UpstreamFailed => "Upstream unreachable or failed.",
+            ErrorCode::VaultUnreachable => "Vault unreachable.",
+            ErrorCode::AddressNotAllowed => {
+                "Secrets are not sent to loopback, private or metadata addresses."
+            }
+            ErrorCode::ProxyAuthRequired => "Proxy authentication required.",
+            ErrorCode::UninspectableResponse => {
+                "Upstream response encoding cannot be inspected for reflected secrets."
+            }
+            ErrorCode::MalformedReference => "Malformed clavitor:// reference.",
         }
     }
 
-    /// The HTTP status the vault answers with.
+    /// The HTTP status the vault answers with (for the proxy's CV-30xx codes: the status the
+    /// proxy answers with).
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
@@ -136,6 +192,13 @@ impl ErrorCode {
             ErrorCode::InvalidToken => 401,
             ErrorCode::VaultUnavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::Misdirected => 421,
+            ErrorCode::NotAProxyRequest | ErrorCode::MalformedReference => 400,
+            ErrorCode::ControlBytes | ErrorCode::AddressNotAllowed => 403,
+            ErrorCode::UpstreamFailed
+            | ErrorCode::VaultUnreachable
+            | ErrorCode::UninspectableResponse => 502,
+            ErrorCode::ProxyAuthRequired => 407,
         }
     }
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use clavitor_core::{ErrorCode, Secret};
+use clavitor_core::{ErrorCode, Reference, Secret};
+use clavitor_template::{HeaderError, ResolveError, substitute_header_value};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::references::{find_references, mentions_scheme};
@@ -77,16 +78,15 @@ pub(crate) async fn inject(
     target: &Target,
 ) -> Result<Vec<Injected>, Refusal> {
     // Pass 1: find references (a malformed one refuses the request).
-    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut wanted: Vec<Reference> = Vec::new();
     for value in headers.values() {
         if !mentions_scheme(value.as_bytes()) {
             continue;
         }
         let text = value.to_str().map_err(|_| Refusal::MalformedReference)?;
-        for r in find_references(text).map_err(|_| Refusal::MalformedReference)? {
-            let key = (r.entry, r.field);
-            if !wanted.contains(&key) {
-                wanted.push(key);
+        for found in find_references(text).map_err(|_| Refusal::MalformedReference)? {
+            if !wanted.contains(&found.reference) {
+                wanted.push(found.reference);
             }
         }
     }
@@ -98,17 +98,17 @@ pub(crate) async fn inject(
         return Err(Refusal::Vault(ErrorCode::HostNotAllowed));
     }
     // Pass 2: resolve, one at a time, stopping at the first refusal.
-    let mut resolved: HashMap<(String, String), Secret> = HashMap::new();
-    for (entry, field) in &wanted {
+    let mut resolved: HashMap<Reference, Secret> = HashMap::new();
+    for reference in wanted {
         let secret = vault
-            .resolve(entry, field, &target.host, target.port)
+            .resolve(&reference.entry, &reference.field, &target.host, target.port)
             .await
             .map_err(Refusal::from)?;
-        if secret.expose().bytes().any(|b| b < 0x20 || b == 0x7f) {
+        if secret.expose().chars().any(char::is_control) {
             tracing::warn!(%target, "refused: resolved value contains control bytes");
             return Err(Refusal::ControlBytes);
         }
-        resolved.insert((entry.clone(), field.clone()), secret);
+        resolved.insert(reference, secret);
     }
     // Pass 3: build every new value first, then swap them in.
     let mut replacements: Vec<(HeaderName, usize, HeaderValue)> = Vec::new();
@@ -119,18 +119,20 @@ pub(crate) async fn inject(
                 continue;
             }
             let text = value.to_str().map_err(|_| Refusal::MalformedReference)?;
-            let refs = find_references(text).map_err(|_| Refusal::MalformedReference)?;
-            let mut new = String::with_capacity(text.len());
-            let mut pos = 0;
-            for r in refs {
-                new.push_str(&text[pos..r.range.start]);
-                let secret = resolved
-                    .get(&(r.entry, r.field))
-                    .ok_or(Refusal::MalformedReference)?;
-                new.push_str(secret.expose());
-                pos = r.range.end;
-            }
-            new.push_str(&text[pos..]);
+            // Values were resolved (and checked) above; this only substitutes them, with the
+            // shared header rules (raw value, any control character refused).
+            let mut lookup = |reference: &Reference| {
+                resolved
+                    .get(reference)
+                    .cloned()
+                    .ok_or_else(|| ResolveError::from(ErrorCode::MalformedReference))
+            };
+            let new = substitute_header_value(text, &mut lookup).map_err(|err| match err {
+                HeaderError::UnsafeValue { .. } => Refusal::ControlBytes,
+                HeaderError::BadReference { .. } | HeaderError::Unresolved { .. } => {
+                    Refusal::MalformedReference
+                }
+            })?;
             let mut value = HeaderValue::from_str(&new).map_err(|_| Refusal::ControlBytes)?;
             value.set_sensitive(true);
             replacements.push((name.clone(), index, value));
@@ -154,9 +156,9 @@ pub(crate) async fn inject(
     }
     Ok(resolved
         .into_iter()
-        .map(|((entry, field), value)| Injected {
-            entry,
-            field,
+        .map(|(reference, value)| Injected {
+            entry: reference.entry,
+            field: reference.field,
             value,
         })
         .collect())

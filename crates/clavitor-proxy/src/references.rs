@@ -1,19 +1,24 @@
-//! Finding `clavitor://ENTRY/FIELD` references in header values (DESIGN.md §9 grammar).
+//! Finding `clavitor://ENTRY/FIELD` references in header values, with the shared grammar of
+//! [`clavitor_core::reference`] (DESIGN.md §9) plus the proxy's stricter rules:
 //!
-//! Private stand-in until `clavitor_core::reference::find_references` exists: everything goes
-//! through [`find_references`], so swapping the implementation is a one-function change.
+//! - any malformed reference refuses the whole request (CV-3009), so a broken reference is
+//!   never forwarded as literal text;
+//! - the scheme must be written in lower case: the core grammar accepts `Clavitor://` as a
+//!   reference, but in a header the proxy treats a miscased scheme as malformed rather than
+//!   guessing (a typo is refused, never resolved nor forwarded);
+//! - a header value that is not valid UTF-8 but mentions the scheme is malformed.
 
 use std::ops::Range;
 
-const SCHEME: &str = "clavitor://";
+use clavitor_core::Reference;
+use clavitor_core::reference::{SCHEME, find_references as core_find};
 
-/// One reference found in a text.
+/// One reference found in a header value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FoundRef {
     /// Byte range of the whole reference (braces included for the braced form).
     pub range: Range<usize>,
-    pub entry: String,
-    pub field: String,
+    pub reference: Reference,
 }
 
 /// A `clavitor://` that is not a well-formed reference.
@@ -26,90 +31,31 @@ pub(crate) fn mentions_scheme(text: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(SCHEME.as_bytes()))
 }
 
+/// Whether every case-insensitive occurrence of the scheme is written in lower case.
+fn scheme_lower_case_everywhere(text: &[u8]) -> bool {
+    text.windows(SCHEME.len())
+        .filter(|w| w.eq_ignore_ascii_case(SCHEME.as_bytes()))
+        .all(|w| w == SCHEME.as_bytes())
+}
+
 /// Every reference in `text`, in order. Any occurrence of the scheme (in any letter case)
-/// that is not part of a well-formed reference is an error, so a broken reference is never
-/// forwarded as literal text.
+/// that is not part of a well-formed, lower-case-scheme reference is an error.
 pub(crate) fn find_references(text: &str) -> Result<Vec<FoundRef>, Malformed> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        if bytes[pos..].starts_with(b"{{")
-            && let Some(r) = braced(text, pos)
-        {
-            pos = r.range.end;
-            found.push(r);
-            continue;
-        }
-        if bytes.len() - pos >= SCHEME.len()
-            && bytes[pos..pos + SCHEME.len()].eq_ignore_ascii_case(SCHEME.as_bytes())
-        {
-            if !bytes[pos..].starts_with(SCHEME.as_bytes()) {
-                return Err(Malformed);
-            }
-            let r = bare(text, pos).ok_or(Malformed)?;
-            pos = r.range.end;
-            found.push(r);
-            continue;
-        }
-        pos += 1;
+    if !scheme_lower_case_everywhere(text.as_bytes()) {
+        return Err(Malformed);
     }
-    Ok(found)
-}
-
-fn braced(text: &str, start: usize) -> Option<FoundRef> {
-    let inner_start = start + 2;
-    let close = text[inner_start..].find("}}")? + inner_start;
-    let inner = text[inner_start..close].trim();
-    let raw = inner.strip_prefix(SCHEME)?;
-    let (entry, field) = raw.rsplit_once('/')?;
-    let (entry, field) = (entry.trim(), field.trim());
-    if entry.is_empty() || field.is_empty() {
-        return None;
-    }
-    Some(FoundRef {
-        range: start..close + 2,
-        entry: entry.to_owned(),
-        field: field.to_owned(),
-    })
-}
-
-fn bare(text: &str, start: usize) -> Option<FoundRef> {
-    let bytes = text.as_bytes();
-    let mut pos = start + SCHEME.len();
-    let (entry, next) = segment(bytes, pos)?;
-    pos = next;
-    if bytes.get(pos) != Some(&b'/') {
-        return None;
-    }
-    let (field, end) = segment(bytes, pos + 1)?;
-    Some(FoundRef {
-        range: start..end,
-        entry,
-        field,
-    })
-}
-
-/// One percent-decoded run of unreserved characters or `%XX` escapes (non-empty).
-fn segment(bytes: &[u8], mut pos: usize) -> Option<(String, usize)> {
-    let mut out = Vec::new();
-    while let Some(&b) = bytes.get(pos) {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
-            pos += 1;
-        } else if b == b'%' {
-            let hex = bytes.get(pos + 1..pos + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            pos += 3;
-        } else {
-            break;
-        }
-    }
-    if out.is_empty() {
-        return None;
-    }
-    Some((String::from_utf8(out).ok()?, pos))
+    core_find(text)
+        .into_iter()
+        .map(|found| {
+            found
+                .result
+                .map(|reference| FoundRef {
+                    range: found.span,
+                    reference,
+                })
+                .map_err(|_| Malformed)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -120,7 +66,7 @@ mod tests {
         find_references(s)
             .unwrap()
             .into_iter()
-            .map(|r| (r.entry, r.field, &s[r.range]))
+            .map(|r| (r.reference.entry, r.reference.field, &s[r.range]))
             .collect()
     }
 
@@ -151,10 +97,23 @@ mod tests {
 
     #[test]
     fn malformed_is_an_error() {
-        assert_eq!(find_references("clavitor://NoField"), Err(Malformed));
-        assert_eq!(find_references("clavitor:///x"), Err(Malformed));
-        assert_eq!(find_references("CLAVITOR://A/b"), Err(Malformed));
-        assert_eq!(find_references("clavitor://A/%zz"), Err(Malformed));
+        for text in [
+            "clavitor://NoField",
+            "clavitor:///x",
+            "clavitor://A/",
+            "CLAVITOR://A/b",
+            "Clavitor://A/b",
+            "{{ CLAVITOR://A/b }}",
+            "ok clavitor://A/b then cLavitor://C/d",
+            "clavitor://A/%zz",
+            "clavitor://A/%FF",
+            "clavitor://Prod/DB/password",
+            "{{ clavitor://A/b",
+            "{{ clavitor://A }}",
+        ] {
+            assert_eq!(find_references(text), Err(Malformed), "{text}");
+        }
         assert!(mentions_scheme(b"x Clavitor://y"));
+        assert!(!mentions_scheme(b"clavitor:/x"));
     }
 }

@@ -1,7 +1,8 @@
 //! Refusals the proxy answers itself: status, `x-clavitor-error: CV-XXXX`, one-line body.
 //!
 //! Vault refusals carry the vault's own code ([`ErrorCode`]). Refusals decided by the proxy use
-//! the CV-30xx codes below (to be listed in `docs/errors.md`); they never change meaning.
+//! the CV-30xx codes of the same table (`clavitor_core::ErrorCode`, listed in `docs/errors.md`);
+//! they never change meaning.
 
 use bytes::Bytes;
 use clavitor_core::ErrorCode;
@@ -38,53 +39,53 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal the proxy decides itself (the vault's own codes come as [`Refusal::Vault`]).
+    pub const PROXY: [Refusal; 9] = [
+        Refusal::Misdirected,
+        Refusal::NotAProxyRequest,
+        Refusal::ControlBytes,
+        Refusal::UpstreamFailed,
+        Refusal::VaultUnreachable,
+        Refusal::AddressNotAllowed,
+        Refusal::ProxyAuthRequired,
+        Refusal::UninspectableResponse,
+        Refusal::MalformedReference,
+    ];
+
+    /// The entry of the CV table (`clavitor_core::ErrorCode`) this refusal answers with.
+    pub fn error_code(self) -> ErrorCode {
+        match self {
+            Refusal::Vault(code) => code,
+            Refusal::Misdirected => ErrorCode::Misdirected,
+            Refusal::NotAProxyRequest => ErrorCode::NotAProxyRequest,
+            Refusal::ControlBytes => ErrorCode::ControlBytes,
+            Refusal::UpstreamFailed => ErrorCode::UpstreamFailed,
+            Refusal::VaultUnreachable => ErrorCode::VaultUnreachable,
+            Refusal::AddressNotAllowed => ErrorCode::AddressNotAllowed,
+            Refusal::ProxyAuthRequired => ErrorCode::ProxyAuthRequired,
+            Refusal::UninspectableResponse => ErrorCode::UninspectableResponse,
+            Refusal::MalformedReference => ErrorCode::MalformedReference,
+        }
+    }
+
+    /// The stable code, e.g. `CV-3001`.
     pub fn code(self) -> &'static str {
-        match self {
-            Refusal::Vault(code) => code.code(),
-            Refusal::Misdirected => "CV-3001",
-            Refusal::NotAProxyRequest => "CV-3002",
-            Refusal::ControlBytes => "CV-3003",
-            Refusal::UpstreamFailed => "CV-3004",
-            Refusal::VaultUnreachable => "CV-3005",
-            Refusal::AddressNotAllowed => "CV-3006",
-            Refusal::ProxyAuthRequired => "CV-3007",
-            Refusal::UninspectableResponse => "CV-3008",
-            Refusal::MalformedReference => "CV-3009",
-        }
+        self.error_code().code()
     }
 
+    /// The stable one-line message.
     pub fn message(self) -> &'static str {
-        match self {
-            Refusal::Vault(code) => code.message(),
-            Refusal::Misdirected => "Misdirected request: Host differs from the CONNECT target.",
-            Refusal::NotAProxyRequest => {
-                "This is the Clavitor proxy: use it through HTTPS_PROXY, not directly."
-            }
-            Refusal::ControlBytes => "Value contains control characters: not injected.",
-            Refusal::UpstreamFailed => "Upstream unreachable or failed.",
-            Refusal::VaultUnreachable => "Vault unreachable.",
-            Refusal::AddressNotAllowed => {
-                "Secrets are not sent to loopback, private or metadata addresses."
-            }
-            Refusal::ProxyAuthRequired => "Proxy authentication required.",
-            Refusal::UninspectableResponse => {
-                "Upstream response encoding cannot be inspected for reflected secrets."
-            }
-            Refusal::MalformedReference => "Malformed clavitor:// reference.",
-        }
+        self.error_code().message()
     }
 
+    /// The status the proxy answers with: the table's for its own codes; for a vault refusal,
+    /// 502 when the vault could not audit (CV-2050), else 403.
     pub fn status(self) -> StatusCode {
         match self {
             Refusal::Vault(ErrorCode::VaultUnavailable) => StatusCode::BAD_GATEWAY,
             Refusal::Vault(_) => StatusCode::FORBIDDEN,
-            Refusal::Misdirected => StatusCode::MISDIRECTED_REQUEST,
-            Refusal::NotAProxyRequest | Refusal::MalformedReference => StatusCode::BAD_REQUEST,
-            Refusal::ControlBytes | Refusal::AddressNotAllowed => StatusCode::FORBIDDEN,
-            Refusal::UpstreamFailed
-            | Refusal::VaultUnreachable
-            | Refusal::UninspectableResponse => StatusCode::BAD_GATEWAY,
-            Refusal::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            own => StatusCode::from_u16(own.error_code().http_status())
+                .unwrap_or(StatusCode::BAD_GATEWAY),
         }
     }
 
@@ -115,5 +116,50 @@ impl From<ProxyVaultError> for Refusal {
             ProxyVaultError::Refused(code) => Refusal::Vault(code),
             ProxyVaultError::Unreachable => Refusal::VaultUnreachable,
         }
+    }
+}
+
+impl From<Refusal> for ErrorCode {
+    fn from(refusal: Refusal) -> Self {
+        refusal.error_code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_codes_come_from_the_cv_table() {
+        let expected = [
+            (Refusal::Misdirected, "CV-3001", 421),
+            (Refusal::NotAProxyRequest, "CV-3002", 400),
+            (Refusal::ControlBytes, "CV-3003", 403),
+            (Refusal::UpstreamFailed, "CV-3004", 502),
+            (Refusal::VaultUnreachable, "CV-3005", 502),
+            (Refusal::AddressNotAllowed, "CV-3006", 403),
+            (Refusal::ProxyAuthRequired, "CV-3007", 407),
+            (Refusal::UninspectableResponse, "CV-3008", 502),
+            (Refusal::MalformedReference, "CV-3009", 400),
+        ];
+        assert_eq!(expected.len(), Refusal::PROXY.len());
+        for ((refusal, code, status), listed) in expected.into_iter().zip(Refusal::PROXY) {
+            assert_eq!(refusal, listed);
+            assert_eq!(refusal.code(), code);
+            assert_eq!(ErrorCode::from_code(code), Some(refusal.error_code()));
+            assert_eq!(refusal.status().as_u16(), status);
+            assert!(!refusal.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn vault_refusals_keep_their_code() {
+        let denied = Refusal::Vault(ErrorCode::AccessDenied);
+        assert_eq!(denied.code(), "CV-2041");
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        let unavailable = Refusal::Vault(ErrorCode::VaultUnavailable);
+        assert_eq!(unavailable.status(), StatusCode::BAD_GATEWAY);
+        let response = Refusal::MalformedReference.response();
+        assert_eq!(response.headers()["x-clavitor-error"], "CV-3009");
     }
 }

@@ -21,6 +21,7 @@ pub mod personal;
 pub mod policy;
 pub mod sealer;
 pub mod state;
+pub mod tls;
 
 use std::sync::Arc;
 

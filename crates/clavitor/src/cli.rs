@@ -65,6 +65,16 @@ pub struct ServeOpts {
     /// The URL agents use to reach this vault (written into setup tokens).
     #[arg(long, env = "CLAVITOR_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) to serve HTTPS.
+    #[arg(long, env = "CLAVITOR_TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert.
+    #[arg(long, env = "CLAVITOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate kept in the data dir; setup
+    /// tokens carry its SHA-256 pin, so agents need no CA.
+    #[arg(long, env = "CLAVITOR_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
     /// Log format.
     #[arg(long, env = "CLAVITOR_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
