@@ -6,6 +6,7 @@
 
 mod bench;
 mod deps;
+mod docs;
 mod soak;
 
 use std::process::Command;
@@ -19,9 +20,10 @@ fn main() -> anyhow::Result<()> {
         "test" => test(),
         "bench" => bench::run(&args[1..]),
         "soak" => soak::run(&args[1..]),
+        "docs" => docs::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   benchmarks: `bench vault` (more arrive with their issues)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)"
+                "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   benchmarks: `bench vault` (more arrive with their issues)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)\n  docs    regenerate docs/cli.md from --help"
             );
             if task == "help" {
                 Ok(())

@@ -238,6 +238,26 @@ async fn exfiltration_attempts_are_refused_with_nothing_sent() {
             "CV-3009",
         ),
         (
+            "miscased scheme",
+            vec![
+                "-H".into(),
+                "Authorization: Bearer Clavitor://OpenAI/key".into(),
+                "https://api.openai.test/echo?x10b".into(),
+            ],
+            400,
+            "CV-3009",
+        ),
+        (
+            "slash after the field",
+            vec![
+                "-H".into(),
+                "Authorization: Bearer clavitor://OpenAI/key/extra".into(),
+                "https://api.openai.test/echo?x10c".into(),
+            ],
+            400,
+            "CV-3009",
+        ),
+        (
             "loopback without --resolve",
             vec![
                 "--noproxy".into(),

@@ -243,7 +243,8 @@ async fn create_agent(
     owner_guard!(v, h, peer);
     let (url, pin) = (v.public_url.clone(), v.pin.clone());
     let name = req.name.clone();
-    let result = audited(&v, peer, "agent.create", None, move |tx, s, now| {
+    let target = Some(format!("agent:{}", req.name));
+    let result = audited(&v, peer, "agent.create", target, move |tx, s, now| {
         agents::create(tx, s, &req, &url, pin, now)
     })
     .await;
@@ -278,7 +279,7 @@ async fn edit_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.update", None, move |tx, s, now| {
+        audited(&v, peer, "agent.update", Some(format!("agent:{}", req.name)), move |tx, s, now| {
             agents::edit(tx, s, &req, now).map(|()| serde_json::json!({"ok": true}))
         })
         .await,
@@ -293,7 +294,7 @@ async fn revoke_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.revoke", None, move |tx, s, _| {
+        audited(&v, peer, "agent.revoke", Some(format!("agent:{}", req.name)), move |tx, s, _| {
             agents::revoke(tx, s, &req.name).map(|()| serde_json::json!({"ok": true}))
         })
         .await,
@@ -308,7 +309,8 @@ async fn agent_token(
 ) -> Response {
     owner_guard!(v, h, peer);
     let (url, pin) = (v.public_url.clone(), v.pin.clone());
-    let result = audited(&v, peer, "agent.token", None, move |tx, s, now| {
+    let target = Some(format!("agent:{}", req.name));
+    let result = audited(&v, peer, "agent.token", target, move |tx, s, now| {
         agents::new_token(tx, s, &req.name, &url, pin, now)
     })
     .await;
@@ -328,7 +330,7 @@ async fn unlock_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.unlock", None, move |tx, s, _| {
+        audited(&v, peer, "agent.unlock", Some(format!("agent:{}", req.name)), move |tx, s, _| {
             if tx.meta_get(crate::PASSKEYS_ENROLLED)?.is_some() {
                 return Err(ErrorCode::PasskeyRequired.into());
             }
