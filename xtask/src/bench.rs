@@ -23,6 +23,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                     "bench_vault",
                 ],
             )?,
+            "proxy" => crate::bench_proxy::run()?,
             other => bail!("unknown benchmark `{other}` (known: vault)"),
         }
     }

@@ -10,7 +10,11 @@ fn help(bin: &std::path::Path, path: &[String]) -> anyhow::Result<String> {
         .arg("--help")
         .env("COLUMNS", "100")
         // `--help` shows current values of env-backed options: show none.
-        .envs(std::env::vars().filter(|(k, _)| k.starts_with("CLAVITOR_")).map(|(k, _)| (k, "")))
+        .envs(
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("CLAVITOR_"))
+                .map(|(k, _)| (k, "")),
+        )
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -28,10 +32,21 @@ fn subcommands(help: &str) -> Vec<String> {
         .collect()
 }
 
-fn walk(bin: &std::path::Path, name: &str, path: Vec<String>, out: &mut String) -> anyhow::Result<()> {
+fn walk(
+    bin: &std::path::Path,
+    name: &str,
+    path: Vec<String>,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let text = help(bin, &path)?;
-    let title = std::iter::once(name.to_string()).chain(path.iter().cloned()).collect::<Vec<_>>().join(" ");
-    out.push_str(&format!("\n## `{title}`\n\n```text\n{}\n```\n", text.trim_end()));
+    let title = std::iter::once(name.to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    out.push_str(&format!(
+        "\n## `{title}`\n\n```text\n{}\n```\n",
+        text.trim_end()
+    ));
     for sub in subcommands(&text) {
         let mut p = path.clone();
         p.push(sub);

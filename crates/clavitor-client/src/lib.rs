@@ -68,7 +68,9 @@ impl VaultClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("clavitor/", env!("CARGO_PKG_VERSION")));
         if parsed == "http" {
-            builder = builder.http1_only();
+            // No TLS on this connection: skip loading the system roots,
+            // which dominates the start of a short-lived CLI process.
+            builder = builder.http1_only().tls_certs_only(Vec::new());
         }
         let http = builder
             .build()

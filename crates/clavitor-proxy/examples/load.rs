@@ -10,6 +10,11 @@
 //!
 //! Without `--proxy`, `--connect` says where to connect directly (no DNS). Prints one JSON
 //! line: `{"requests":N,"errors":E,"rps":R,"p50_us":P,"p99_us":Q}`.
+//!
+//! With `--stream 1` each connection sends one request and holds its streamed answer (e.g.
+//! SSE) open until the end: `requests` counts the streams still open and delivering at the
+//! end, `errors` the streams that failed, `rps` the body chunks received per second and the
+//! percentiles are times to the first chunk. An extra `"peak_open"` counts streams open at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -32,6 +37,7 @@ struct Options {
     headers: Vec<(String, String)>,
     connections: usize,
     seconds: u64,
+    stream: bool,
 }
 
 fn options() -> Options {
@@ -43,6 +49,7 @@ fn options() -> Options {
         headers: Vec::new(),
         connections: 1,
         seconds: 5,
+        stream: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -58,6 +65,7 @@ fn options() -> Options {
             }
             "--connections" => o.connections = value.parse().expect("--connections N"),
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
+            "--stream" => o.stream = value != "0",
             other => panic!("unknown flag {other}"),
         }
     }
@@ -109,6 +117,9 @@ async fn main() {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
+    if o.stream {
+        return streams(o, tls).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(o.seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -183,5 +194,89 @@ async fn main() {
         all.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99)
+    );
+}
+
+/// `--stream`: N long-lived streamed responses held open at once until the deadline.
+async fn streams(o: Arc<Options>, tls: tokio_rustls::TlsConnector) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let open_now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(o.seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections {
+        let (o, tls) = (o.clone(), tls.clone());
+        let (open_now, peak) = (open_now.clone(), peak.clone());
+        tasks.push(tokio::spawn(async move {
+            let host = o.url.host().unwrap().to_owned();
+            let path = o
+                .url
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            let t = Instant::now();
+            let io = open(&o, &tls).await;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            let mut req = http::Request::get(path.as_str()).header("host", host.as_str());
+            for (k, v) in &o.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let req = req.body(Empty::<Bytes>::new()).unwrap();
+            let Ok(resp) = sender.send_request(req).await else {
+                return (false, None, 0u64);
+            };
+            if !resp.status().is_success() {
+                return (false, None, 0);
+            }
+            let mut body = resp.into_body();
+            let mut first = None;
+            let mut chunks = 0u64;
+            let now = open_now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let alive = loop {
+                match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+                    Err(_) => break chunks > 0,
+                    Ok(Some(Ok(frame))) => {
+                        if frame.is_data() {
+                            first.get_or_insert_with(|| t.elapsed().as_micros() as u64);
+                            chunks += 1;
+                        }
+                    }
+                    Ok(_) => break false,
+                }
+            };
+            open_now.fetch_sub(1, Ordering::SeqCst);
+            (alive, first, chunks)
+        }));
+    }
+    let (mut alive, mut errors, mut chunks, mut firsts) = (0u64, 0u64, 0u64, Vec::new());
+    for t in tasks {
+        let (ok, first, n) = t.await.unwrap();
+        if ok {
+            alive += 1;
+        } else {
+            errors += 1;
+        }
+        firsts.extend(first);
+        chunks += n;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    firsts.sort_unstable();
+    let pct = |p: f64| {
+        firsts
+            .get(((firsts.len() as f64 * p) as usize).min(firsts.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "{{\"requests\":{},\"errors\":{},\"rps\":{:.0},\"p50_us\":{},\"p99_us\":{},\"peak_open\":{}}}",
+        alive,
+        errors,
+        chunks as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        peak.load(Ordering::SeqCst)
     );
 }

@@ -101,7 +101,12 @@ pub(crate) async fn inject(
     let mut resolved: HashMap<Reference, Secret> = HashMap::new();
     for reference in wanted {
         let secret = vault
-            .resolve(&reference.entry, &reference.field, &target.host, target.port)
+            .resolve(
+                &reference.entry,
+                &reference.field,
+                &target.host,
+                target.port,
+            )
             .await
             .map_err(Refusal::from)?;
         if secret.expose().chars().any(char::is_control) {

@@ -279,9 +279,15 @@ async fn edit_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.update", Some(format!("agent:{}", req.name)), move |tx, s, now| {
-            agents::edit(tx, s, &req, now).map(|()| serde_json::json!({"ok": true}))
-        })
+        audited(
+            &v,
+            peer,
+            "agent.update",
+            Some(format!("agent:{}", req.name)),
+            move |tx, s, now| {
+                agents::edit(tx, s, &req, now).map(|()| serde_json::json!({"ok": true}))
+            },
+        )
         .await,
     )
 }
@@ -294,9 +300,15 @@ async fn revoke_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.revoke", Some(format!("agent:{}", req.name)), move |tx, s, _| {
-            agents::revoke(tx, s, &req.name).map(|()| serde_json::json!({"ok": true}))
-        })
+        audited(
+            &v,
+            peer,
+            "agent.revoke",
+            Some(format!("agent:{}", req.name)),
+            move |tx, s, _| {
+                agents::revoke(tx, s, &req.name).map(|()| serde_json::json!({"ok": true}))
+            },
+        )
         .await,
     )
 }
@@ -330,12 +342,18 @@ async fn unlock_agent(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        audited(&v, peer, "agent.unlock", Some(format!("agent:{}", req.name)), move |tx, s, _| {
-            if tx.meta_get(crate::PASSKEYS_ENROLLED)?.is_some() {
-                return Err(ErrorCode::PasskeyRequired.into());
-            }
-            agents::unlock(tx, s, &req.name).map(|()| serde_json::json!({"ok": true}))
-        })
+        audited(
+            &v,
+            peer,
+            "agent.unlock",
+            Some(format!("agent:{}", req.name)),
+            move |tx, s, _| {
+                if tx.meta_get(crate::PASSKEYS_ENROLLED)?.is_some() {
+                    return Err(ErrorCode::PasskeyRequired.into());
+                }
+                agents::unlock(tx, s, &req.name).map(|()| serde_json::json!({"ok": true}))
+            },
+        )
         .await,
     )
 }

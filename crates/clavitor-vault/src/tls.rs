@@ -50,10 +50,22 @@ impl TlsIdentity {
             .map_err(|e| file_err(cert)(e.to_string()))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| file_err(cert)(e.to_string()))?;
-        let leaf = chain.first().ok_or_else(|| file_err(cert)("no certificate in the file".into()))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| file_err(cert)("no certificate in the file".into()))?;
         let pin = pin_of(leaf);
         let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key)(e.to_string()))?;
         Ok(TlsIdentity { chain, key, pin })
+    }
+
+    /// The pin of the first certificate in a PEM file.
+    pub fn pin_of_file(cert: &Path) -> Result<String, TlsError> {
+        let leaf = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| file_err(cert)(e.to_string()))?
+            .next()
+            .ok_or_else(|| file_err(cert)("no certificate in the file".into()))?
+            .map_err(|e| file_err(cert)(e.to_string()))?;
+        Ok(pin_of(&leaf))
     }
 
     /// A self-signed certificate kept in `dir` (created on first use, key
@@ -62,11 +74,16 @@ impl TlsIdentity {
         let cert_path = dir.join("tls-cert.pem");
         let key_path = dir.join("tls-key.pem");
         if !cert_path.exists() || !key_path.exists() {
-            let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+            let mut names = vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                "::1".to_string(),
+            ];
             names.extend(hosts.iter().cloned());
             names.sort();
             names.dedup();
-            let certified = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Setup(e.to_string()))?;
+            let certified = rcgen::generate_simple_self_signed(names)
+                .map_err(|e| TlsError::Setup(e.to_string()))?;
             write_private(&key_path, certified.signing_key.serialize_pem().as_bytes())?;
             write_private(&cert_path, certified.cert.pem().as_bytes())?;
         }
@@ -92,7 +109,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| file_err(path)(e.to_string()))?;
-    f.write_all(bytes).map_err(|e| file_err(path)(e.to_string()))
+    f.write_all(bytes)
+        .map_err(|e| file_err(path)(e.to_string()))
 }
 
 /// Serves `app` over TLS until `shutdown` resolves. Each connection gets the
@@ -117,9 +135,13 @@ pub async fn serve(
             },
         };
         let acceptor = acceptor.clone();
-        let app = app.clone().layer(axum::Extension(ConnectInfo::<SocketAddr>(peer)));
+        let app = app
+            .clone()
+            .layer(axum::Extension(ConnectInfo::<SocketAddr>(peer)));
         tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
             else {
                 tracing::debug!(%peer, "TLS handshake failed");
                 return;

@@ -66,7 +66,12 @@ pub struct ServeOpts {
     #[arg(long, env = "CLAVITOR_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// TLS certificate chain (PEM) to serve HTTPS.
-    #[arg(long, env = "CLAVITOR_TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    #[arg(
+        long,
+        env = "CLAVITOR_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM) for --tls-cert.
     #[arg(long, env = "CLAVITOR_TLS_KEY", requires = "tls_cert")]

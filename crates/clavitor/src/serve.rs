@@ -37,24 +37,37 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
     init_logs(&opts.log_format);
     let tls_wanted = opts.tls_cert.is_some() || opts.tls_self_signed;
     let scheme = if tls_wanted { "https" } else { "http" };
-    let public_url = match &opts.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None if opts.listen.ip().is_loopback() || tls_wanted => format!("{scheme}://{}", opts.listen),
-        None => bail!(
+    if opts.public_url.is_none() && !opts.listen.ip().is_loopback() && !tls_wanted {
+        bail!(
             "refusing to serve plain HTTP on the non-loopback address {}: agents would send \
              credentials in clear. Use --tls-cert/--tls-key or --tls-self-signed, or listen on \
              127.0.0.1 behind a TLS reverse proxy and pass --public-url https://…",
             opts.listen
-        ),
-    };
-    if !opts.listen.ip().is_loopback() && !tls_wanted && !public_url.starts_with("https://") {
-        bail!("a non-loopback plain-HTTP listener needs --public-url https://… (a TLS reverse proxy in front)");
+        );
+    }
+    if let Some(url) = &opts.public_url
+        && !opts.listen.ip().is_loopback()
+        && !tls_wanted
+        && !url.starts_with("https://")
+    {
+        bail!(
+            "a non-loopback plain-HTTP listener needs --public-url https://… (a TLS reverse proxy in front)"
+        );
     }
     let dir = match data_dir {
         Some(d) => d,
         None => default_data_dir()?,
     };
     let data = DataDir::open(&dir).await?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let local = listener.local_addr()?;
+    // The bound address, so `--listen 127.0.0.1:0` yields a usable URL.
+    let public_url = match &opts.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("{scheme}://{local}"),
+    };
     let tls = if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
         Some(TlsIdentity::from_files(cert, key)?)
     } else if opts.tls_self_signed {
@@ -67,33 +80,47 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
         None
     };
     // Only a self-signed certificate needs pinning; a CA-issued one verifies.
-    let pin = tls.as_ref().filter(|_| opts.tls_self_signed).map(|t| t.pin.clone());
+    let pin = tls
+        .as_ref()
+        .filter(|_| opts.tls_self_signed)
+        .map(|t| t.pin.clone());
     let vault = Vault::new(
         data.store.clone(),
-        clavitor_vault::sealer::Sealer::new(data.sealer.vault_id.clone(), data.sealer.keys().clone()),
+        clavitor_vault::sealer::Sealer::new(
+            data.sealer.vault_id.clone(),
+            data.sealer.keys().clone(),
+        ),
         data.owner_token_hash,
         public_url.clone(),
         pin.clone(),
         system_clock(),
     );
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
-    let local = listener.local_addr()?;
     tracing::info!(listen = %local, data_dir = %dir.display(), "vault ready");
-    println!("Clavitor vault listening on {scheme}://{local} (data: {})", dir.display());
+    println!(
+        "Clavitor vault listening on {scheme}://{local} (data: {})",
+        dir.display()
+    );
     if let Some(pin) = &pin {
         println!("Self-signed certificate, SHA-256 pin {pin} (carried in setup tokens)");
     }
     match tls {
         Some(identity) => {
-            clavitor_vault::tls::serve(listener, identity.acceptor()?, app(vault), shutdown_signal()).await;
+            clavitor_vault::tls::serve(
+                listener,
+                identity.acceptor()?,
+                app(vault),
+                shutdown_signal(),
+            )
+            .await;
         }
         None => {
-            axum::serve(listener, app(vault).into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("server error")?;
+            axum::serve(
+                listener,
+                app(vault).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server error")?;
         }
     }
     tracing::info!("vault stopped");
@@ -108,7 +135,12 @@ fn url_host(url: &str) -> Option<String> {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
         _ => authority,
     };
-    Some(host.trim_start_matches('[').trim_end_matches(']').to_string()).filter(|h| !h.is_empty())
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .filter(|h| !h.is_empty())
 }
 
 async fn shutdown_signal() {

@@ -348,3 +348,85 @@ fn owner_cli_reports_refusals_and_an_unreachable_vault() {
     assert_eq!(code, 3);
     assert!(err.contains(&server.url), "names the URL: {err}");
 }
+
+#[test]
+fn self_signed_tls_is_pinned_by_the_owner_cli_and_in_setup_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("log");
+    let port = common::free_port();
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--tls-self-signed",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}");
+    let owner = |args: &[&str]| {
+        let mut c = Command::new(bin());
+        c.env("CLAVITOR_VAULT", &url)
+            .env("CLAVITOR_DATA_DIR", &data)
+            .args(args);
+        run(c, "")
+    };
+    let mut ready = false;
+    for _ in 0..200 {
+        if owner(&["entry", "list"]).0 == 0 {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(ready, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        owner(&["entry", "add", "GitHub", "--field", "password=pw"]).0,
+        0
+    );
+    let (code, token, err) = owner(&["agent", "create", "Codex", "--entry", "GitHub"]);
+    assert_eq!(code, 0, "{err}");
+    let setup = clavitor_crypto::token::SetupToken::decode(token.trim()).unwrap();
+    assert_eq!(setup.url, url);
+    let pin = clavitor_vault::tls::TlsIdentity::pin_of_file(&data.join("tls-cert.pem")).unwrap();
+    assert_eq!(setup.pin.as_deref(), Some(pin.as_str()));
+    // Plain curl without the certificate is refused; with it, the vault answers.
+    let out = Command::new("curl")
+        .args(["-s", &format!("{url}/v1/health")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(data.join("tls-cert.pem"))
+        .arg(format!("{url}/v1/health"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"ok":true}"#);
+    // The agent CLI trusts exactly the pinned certificate.
+    let agent_cli = std::path::Path::new(bin()).with_file_name("clavitor-cli");
+    assert!(
+        agent_cli.exists(),
+        "build the workspace binaries first (cargo build --workspace --bins)"
+    );
+    let config = tmp.path().join("agent-config");
+    let agent = |args: &[&str], stdin: &str| {
+        let mut c = Command::new(&agent_cli);
+        c.env("CLAVITOR_CONFIG_DIR", &config)
+            .env("HOME", tmp.path())
+            .args(args);
+        run(c, stdin)
+    };
+    let (code, _, err) = agent(&["init"], &token);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = agent(&["get", "GitHub"], "");
+    assert_eq!((code, out.as_str()), (0, "pw\n"), "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -15,11 +15,7 @@ pub fn client(opts: &OwnerOpts) -> anyhow::Result<VaultClient> {
     let token = match std::env::var("CLAVITOR_OWNER_TOKEN") {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
-            let dir = match &opts.data_dir {
-                Some(d) => d.clone(),
-                None => crate::serve::default_data_dir()?,
-            };
-            let path = dir.join(clavitor_vault::datadir::OWNER_TOKEN_FILE);
+            let path = data_dir(opts)?.join(clavitor_vault::datadir::OWNER_TOKEN_FILE);
             std::fs::read_to_string(&path)
                 .with_context(|| {
                     format!(
@@ -32,7 +28,28 @@ pub fn client(opts: &OwnerOpts) -> anyhow::Result<VaultClient> {
                 .to_string()
         }
     };
+    // A vault serving --tls-self-signed keeps its certificate in the data
+    // dir: the owner CLI pins exactly that certificate.
+    let cert = data_dir(opts)
+        .ok()
+        .map(|d| d.join("tls-cert.pem"))
+        .filter(|p| p.exists());
+    if let (true, Some(cert)) = (opts.vault.starts_with("https://"), cert) {
+        let pin = clavitor_vault::tls::TlsIdentity::pin_of_file(&cert)?;
+        return Ok(VaultClient::new_pinned(
+            &opts.vault,
+            Some(Secret::new(token)),
+            &pin,
+        )?);
+    }
     Ok(VaultClient::new(&opts.vault, Some(Secret::new(token)))?)
+}
+
+fn data_dir(opts: &OwnerOpts) -> anyhow::Result<std::path::PathBuf> {
+    match &opts.data_dir {
+        Some(d) => Ok(d.clone()),
+        None => crate::serve::default_data_dir(),
+    }
 }
 
 /// `2026-03-08 10:23:14` (UTC) from epoch milliseconds.
