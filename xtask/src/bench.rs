@@ -5,7 +5,7 @@ use anyhow::bail;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let which: Vec<&str> = if args.is_empty() {
-        vec!["vault"]
+        vec!["vault", "cli"]
     } else {
         args.iter().map(String::as_str).collect()
     };
@@ -24,7 +24,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 ],
             )?,
             "proxy" => crate::bench_proxy::run()?,
-            other => bail!("unknown benchmark `{other}` (known: vault)"),
+            "cli" => crate::bench_cli::run()?,
+            other => bail!("unknown benchmark `{other}` (known: vault, cli)"),
         }
     }
     Ok(())

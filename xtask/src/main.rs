@@ -5,6 +5,7 @@
 //! binary and runs the whole suite.
 
 mod bench;
+mod bench_cli;
 mod bench_proxy;
 mod deps;
 mod docs;

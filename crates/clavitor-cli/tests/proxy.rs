@@ -73,9 +73,10 @@ fn proxy_injects_through_the_vault_and_refuses_ungranted() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // Keep reading end open for the proxy's life: a closed pipe would make
+    // its later log lines fail.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
     let _proxy = Running(child);
     assert!(line.contains("listening on"), "{line}");
 

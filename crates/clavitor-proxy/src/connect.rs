@@ -19,7 +19,7 @@ use crate::config::ProxyConfig;
 use crate::inject::{Injected, inject, strip_hop_by_hop};
 use crate::leaf::LeafCache;
 use crate::pipe::pipe;
-use crate::redact::{ContentCoding, Needles, redact_body, restrict_accept_encoding};
+use crate::redact::{ContentCoding, NeedleCache, Needles, redact_body, restrict_accept_encoding};
 use crate::refusal::Refusal;
 use crate::target::Target;
 use crate::upstream::{Upstream, is_address_refused};
@@ -34,6 +34,7 @@ pub(crate) struct State {
     pub leaves: LeafCache,
     pub vault: SharedVault,
     pub upstream: Upstream,
+    pub needles: NeedleCache,
 }
 
 /// Runs one tunnel after the client received `200` to its CONNECT.
@@ -208,10 +209,9 @@ pub(crate) fn to_client(
         .iter()
         .map(|i| i.value.expose().as_bytes())
         .collect();
-    let Some(needles) = Needles::new(&values) else {
+    let Some(needles) = state.needles.get(&values) else {
         return Response::from_parts(parts, IdleBody::new(body, idle).boxed_unsync());
     };
-    let needles = Arc::new(needles);
     let report = reporter(state, target, &injected);
     redact_headers(&mut parts.headers, &needles, report.as_ref());
     let Some(coding) = ContentCoding::from_headers(&parts.headers) else {

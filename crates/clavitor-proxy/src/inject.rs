@@ -1,6 +1,6 @@
 //! Request preparation: hop-by-hop stripping and `clavitor://` injection into header values.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use clavitor_core::{ErrorCode, Reference, Secret};
 use clavitor_template::{HeaderError, ResolveError, substitute_header_value};
@@ -98,7 +98,8 @@ pub(crate) async fn inject(
         return Err(Refusal::Vault(ErrorCode::HostNotAllowed));
     }
     // Pass 2: resolve, one at a time, stopping at the first refusal.
-    let mut resolved: HashMap<Reference, Secret> = HashMap::new();
+    // Ordered, so the same references always give the same injected list (needle cache key).
+    let mut resolved: BTreeMap<Reference, Secret> = BTreeMap::new();
     for reference in wanted {
         let secret = vault
             .resolve(

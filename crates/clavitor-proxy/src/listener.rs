@@ -75,6 +75,7 @@ impl Proxy {
             config,
             vault,
             upstream,
+            needles: crate::redact::NeedleCache::new(64),
         });
         Ok(Proxy { listener, state })
     }

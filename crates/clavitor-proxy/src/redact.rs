@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use bytes::Bytes;
 use data_encoding::{BASE64, BASE64_NOPAD, BASE64URL, BASE64URL_NOPAD, Encoding};
 use http::HeaderMap;
@@ -53,7 +53,10 @@ impl Needles {
         if patterns.is_empty() {
             return None;
         }
+        // Built per secret-bearing request: a contiguous NFA builds in microseconds, where the
+        // automatic choice (a DFA for few patterns) cost more CPU than the rest of the request.
         let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok()?;
@@ -93,6 +96,48 @@ impl Needles {
                     .any(|p| p.len() > k && p.starts_with(suffix))
             })
             .unwrap_or(0)
+    }
+}
+
+/// The needles of the most recent sets of injected values, so that the search automaton is
+/// not rebuilt for every request carrying the same secret (building it costs more CPU than
+/// the rest of a small request). Keys are compared exactly; at most `capacity` sets are kept,
+/// most recently used first. The cached values are copies of secrets the process already
+/// handles, held as long as the needles built from them.
+pub(crate) struct NeedleCache {
+    capacity: usize,
+    entries: std::sync::Mutex<std::collections::VecDeque<(Vec<Vec<u8>>, Arc<Needles>)>>,
+}
+
+impl NeedleCache {
+    pub(crate) fn new(capacity: usize) -> NeedleCache {
+        NeedleCache {
+            capacity,
+            entries: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// Needles for `values` (index = position in the slice), from the cache when possible.
+    pub(crate) fn get(&self, values: &[&[u8]]) -> Option<Arc<Needles>> {
+        let same = |key: &[Vec<u8>]| {
+            key.len() == values.len() && key.iter().zip(values).all(|(a, b)| a.as_slice() == *b)
+        };
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some(pos) = entries.iter().position(|(key, _)| same(key))
+            && let Some(entry) = entries.remove(pos)
+        {
+            let needles = entry.1.clone();
+            entries.push_front(entry);
+            return Some(needles);
+        }
+        let needles = Arc::new(Needles::new(values)?);
+        if self.capacity > 0
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            entries.push_front((values.iter().map(|v| v.to_vec()).collect(), needles.clone()));
+            entries.truncate(self.capacity);
+        }
+        Some(needles)
     }
 }
 
@@ -538,6 +583,27 @@ mod tests {
         let (red, hits) = n.redact_all(&out);
         assert_eq!(red, b"echo: token=[REDACTED] end");
         assert_eq!(hits, vec![0]);
+    }
+
+    #[test]
+    fn needle_cache_reuses_and_evicts() {
+        let cache = NeedleCache::new(2);
+        let a = cache.get(&[b"secret-aaaaaaaa".as_slice()]).unwrap();
+        let again = cache.get(&[b"secret-aaaaaaaa".as_slice()]).unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        let b = cache.get(&[b"secret-bbbbbbbb".as_slice()]).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        let two = cache
+            .get(&[b"secret-aaaaaaaa".as_slice(), b"secret-bbbbbbbb".as_slice()])
+            .unwrap();
+        assert!(!Arc::ptr_eq(&two, &a));
+        // Capacity 2: the single-value set of `a` was evicted last-recently-used.
+        let a2 = cache.get(&[b"secret-aaaaaaaa".as_slice()]).unwrap();
+        assert!(!Arc::ptr_eq(&a, &a2));
+        let (out, hits) = two.redact_all(b"x secret-bbbbbbbb y");
+        assert_eq!(out, b"x [REDACTED] y");
+        assert_eq!(hits, vec![1]);
+        assert!(cache.get(&[]).is_none());
     }
 
     #[test]

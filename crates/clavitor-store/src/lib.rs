@@ -92,4 +92,22 @@ pub trait Tx {
     fn audit_append(&mut self, row: &AuditRow) -> Result<(), StoreError>;
     /// Records in sequence order, starting after `after_seq`, at most `limit`.
     fn audit_page(&mut self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    // --- owner web vault (passkeys, ceremonies, sessions) -----------------
+    /// The value stored under `(kind, key)`, unless it expired at or before `now`.
+    fn web_get(&mut self, kind: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Inserts or replaces `(kind, key)`; `expires_at` in epoch ms, `None` for never.
+    fn web_put(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Deletes `(kind, key)`; `true` when a row was there (expired or not).
+    fn web_delete(&mut self, kind: &str, key: &str) -> Result<bool, StoreError>;
+    /// Every live `(key, value)` of `kind`, ordered by key.
+    fn web_list(&mut self, kind: &str, now: i64) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Deletes every row that expired at or before `now`.
+    fn web_prune(&mut self, now: i64) -> Result<(), StoreError>;
 }

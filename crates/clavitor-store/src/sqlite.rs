@@ -10,7 +10,10 @@ use tokio::sync::oneshot;
 use crate::rows::{AgentRow, AuditRow, EntryRow, RevisionRow};
 use crate::{Store, StoreError, Tx, Unit};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, include_str!("../migrations/sqlite/0002_web.sql")),
+];
 
 /// Largest number of units sharing one commit.
 const MAX_BATCH: usize = 256;
@@ -435,5 +438,57 @@ impl Tx for SqliteTx<'_> {
             params![after_seq, limit],
             audit_row,
         )
+    }
+
+    fn web_get(&mut self, kind: &str, key: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.one(
+            "SELECT value FROM web_state WHERE kind = ?1 AND key = ?2 \
+             AND (expires_at IS NULL OR expires_at > ?3)",
+            params![kind, key, now],
+            |r| r.get(0),
+        )
+    }
+
+    fn web_put(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO web_state (kind, key, value, expires_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, \
+                 expires_at = excluded.expires_at",
+            )?
+            .execute(params![kind, key, value, expires_at])?;
+        Ok(())
+    }
+
+    fn web_delete(&mut self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM web_state WHERE kind = ?1 AND key = ?2")?
+            .execute(params![kind, key])?;
+        Ok(n > 0)
+    }
+
+    fn web_list(&mut self, kind: &str, now: i64) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.all(
+            "SELECT key, value FROM web_state WHERE kind = ?1 \
+             AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",
+            params![kind, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    fn web_prune(&mut self, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM web_state WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+            )?
+            .execute(params![now])?;
+        Ok(())
     }
 }

@@ -265,8 +265,9 @@ impl TotpParams {
             }
             (Some(issuer), None) => format!("{}:", encode(issuer, true)),
             // A leading ':' keeps a colon inside the account from being
-            // read back as an issuer separator.
-            (None, Some(account)) if account.contains(':') => {
+            // read back as an issuer separator, and keeps a label of `.` or
+            // `..` from being removed as a URL dot segment.
+            (None, Some(account)) if account.contains(':') || account == "." || account == ".." => {
                 format!(":{}", encode(account, true))
             }
             (None, Some(account)) => encode(account, true),

@@ -1498,3 +1498,565 @@ async fn bearer_scheme_is_case_insensitive() {
     assert_eq!(r.status, 200);
     v.stop().await;
 }
+
+// ---- owner token and loopback ----------------------------------------------
+
+/// Serves the data dir `parent/data` on `addr` with the real router.
+async fn serve_on(parent: &std::path::Path, addr: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let data = clavitor_vault::DataDir::open(&parent.join("data"))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    let vault = clavitor_vault::Vault::new(
+        data.store.clone(),
+        clavitor_vault::sealer::Sealer::new(data.sealer.vault_id.clone(), data.sealer.keys().clone()),
+        data.owner_token_hash,
+        format!("http://{local}"),
+        None,
+        Arc::new(|| T0),
+    );
+    let task = tokio::spawn(async move {
+        let _keep = data;
+        let _ = axum::serve(
+            listener,
+            clavitor_vault::app(vault).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (local, task)
+}
+
+/// This machine's first non-loopback IPv4 address, if any.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9")
+        .or_else(|_| s.connect("10.255.255.255:9"))
+        .ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test]
+async fn the_owner_api_refuses_a_non_loopback_peer_even_with_the_token() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("no non-loopback address on this machine: not testable here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (local, task) = serve_on(dir.path(), "0.0.0.0:0").await;
+    let token = std::fs::read_to_string(dir.path().join("data/owner.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let loopback = format!("http://127.0.0.1:{}", local.port());
+    let remote = format!("http://{ip}:{}", local.port());
+    let r = send(http().get(format!("{loopback}/v1/owner/entries")).bearer_auth(&token)).await;
+    assert_eq!(r.status, 200);
+    for (m, p) in [
+        ("GET", "/v1/owner/entries"),
+        ("GET", "/v1/owner/audit"),
+        ("POST", "/v1/owner/agents"),
+    ] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let r = send(
+            http()
+                .request(method, format!("{remote}{p}"))
+                .bearer_auth(&token)
+                .header("x-forwarded-for", "127.0.0.1")
+                .header("forwarded", "for=127.0.0.1")
+                .header("x-real-ip", "127.0.0.1")
+                .json(&serde_json::json!({"name": "x", "grants": []})),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (403, "CV-1005".into()), "{m} {p}");
+    }
+    task.abort();
+}
+
+/// An `owner.token` that is empty (a crash between create and write) or not
+/// UTF-8 must not turn into "no token needed".
+#[tokio::test]
+#[ignore = "FINDING (high): an empty, whitespace-only or non-UTF-8 owner.token makes the owner \
+            token hash SHA-256(\"\"), which a request without any Authorization header matches: \
+            the owner API (reveal, agent create) opens to every local user"]
+async fn an_empty_or_garbage_owner_token_file_never_opens_the_owner_api() {
+    for content in [&b""[..], b"\n", b"\xff\xfe\xfd"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(data.join("owner.token"), content).unwrap();
+        std::fs::set_permissions(data.join("owner.token"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let started = clavitor_vault::DataDir::open(&data).await;
+        let Ok(started) = started else {
+            // Refusing to start is a correct answer.
+            continue;
+        };
+        drop(started);
+        let (local, task) = serve_on(dir.path(), "127.0.0.1:0").await;
+        let r = send(http().get(format!("http://{local}/v1/owner/entries"))).await;
+        task.abort();
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "CV-2048".into()),
+            "owner.token {content:?}: the owner API answered without a token"
+        );
+    }
+}
+
+// ---- IP allow-list -----------------------------------------------------------
+
+#[tokio::test]
+async fn the_allow_list_applies_to_every_value_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    add_entry(
+        &v,
+        EntryCreate {
+            name: "GitHub".into(),
+            hosts: vec!["api.github.com".into()],
+            fields: vec![field("password", "gh-secret"), field("totp", "JBSWY3DPEHPK3PXP")],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
+    let token = create_agent(&v, "Codex", whole(&["GitHub"]), (10, 100), vec!["10.0.0.0/8".into()]).await;
+    let agent = v.enroll(&token).await.unwrap();
+    assert_eq!(code(&agent.read("GitHub", None, Channel::Cli).await.err().unwrap()), "CV-2047");
+    assert_eq!(code(&agent.totp("GitHub", Channel::Cli).await.err().unwrap()), "CV-2047");
+    assert_eq!(
+        code(&agent.inject("GitHub", "password", "api.github.com", 443, "https").await.err().unwrap()),
+        "CV-2047"
+    );
+    v.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "FINDING (low): whoami and reflected only authenticate; a credential used from outside \
+            the agent's IP allow-list still learns the agent name, id, vault id and state, and can \
+            append audit records"]
+async fn the_allow_list_applies_to_whoami_and_reflected() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("GitHub", &[("password", "gh-secret")]).await;
+    let token = create_agent(&v, "Codex", whole(&["GitHub"]), (10, 100), vec!["10.0.0.0/8".into()]).await;
+    let agent = v.enroll(&token).await.unwrap();
+    assert_eq!(code(&agent.whoami().await.err().unwrap()), "CV-2047");
+    let r = agent
+        .report_reflection(&ReflectionReport {
+            entry: "GitHub".into(),
+            field: "password".into(),
+            host: "x".into(),
+            port: 443,
+        })
+        .await;
+    assert_eq!(code(&r.err().unwrap()), "CV-2047");
+    v.stop().await;
+}
+
+// ---- audit -----------------------------------------------------------------
+
+/// Every kind of agent refusal writes exactly one record.
+#[tokio::test]
+async fn every_agent_refusal_kind_writes_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    add_entry(
+        &v,
+        EntryCreate {
+            name: "OpenAI".into(),
+            hosts: vec!["api.openai.com".into()],
+            fields: vec![
+                FieldSpec {
+                    inject_only: true,
+                    ..field("key", "sk-inject")
+                },
+                field("password", "pw"),
+                field("token", "tok"),
+            ],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
+    for n in ["B", "C", "D"] {
+        v.add(n, &[("password", n)]).await;
+    }
+    let cred = credential(&v, "Codex", whole(&["OpenAI", "B", "C", "D"]), (3, 10)).await;
+    let ip_token = create_agent(&v, "Fenced", whole(&["OpenAI"]), (3, 10), vec!["10.1.0.0/16".into()]).await;
+    let fenced = v.enroll(&ip_token).await.unwrap();
+    let cases: Vec<(&str, &str, Option<String>, serde_json::Value)> = vec![
+        ("CV-2041", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "Nope"})),
+        ("CV-2042", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "OpenAI"})),
+        ("CV-2044", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "OpenAI", "field": "key"})),
+        (
+            "CV-2043",
+            "/v1/agent/inject",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "OpenAI", "field": "key", "host": "evil.test", "port": 443, "scheme": "https"}),
+        ),
+        (
+            "CV-2043",
+            "/v1/agent/inject",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "OpenAI", "field": "key", "host": "api.openai.com", "port": 443, "scheme": "http"}),
+        ),
+        ("CV-2041", "/v1/agent/totp", Some(cred.clone()), serde_json::json!({"entry": "OpenAI"})),
+        ("CV-2045", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "B"})),
+        ("CV-2048", "/v1/agent/read", Some("cva_forged".into()), serde_json::json!({"entry": "OpenAI"})),
+        ("CV-2048", "/v1/agent/read", None, serde_json::json!({"entry": "OpenAI"})),
+        ("CV-2048", "/v1/agent/totp", None, serde_json::json!({"entry": "OpenAI"})),
+        (
+            "CV-2048",
+            "/v1/agent/inject",
+            None,
+            serde_json::json!({"entry": "OpenAI", "field": "key", "host": "api.openai.com", "port": 443, "scheme": "https"}),
+        ),
+        ("CV-2048", "/v1/agent/enroll", None, serde_json::json!({"token": "cvt_nope"})),
+    ];
+    for (want, path, bearer, body) in cases {
+        let before = audit_count(&v);
+        let r = post(&v.url, path, bearer.as_deref(), body.clone()).await;
+        assert_eq!(r.code(), want, "{path} {body}");
+        assert_eq!(audit_count(&v), before + 1, "{want} {path} {body}: not one record");
+    }
+    let before = audit_count(&v);
+    assert_eq!(code(&fenced.read("OpenAI", None, Channel::Cli).await.err().unwrap()), "CV-2047");
+    assert_eq!(audit_count(&v), before + 1);
+    let records = v.owner().audit(None, None, None).await.unwrap();
+    for want in ["CV-2041", "CV-2042", "CV-2043", "CV-2044", "CV-2045", "CV-2047", "CV-2048"] {
+        assert!(
+            records.iter().any(|r| r.outcome == "refused" && r.reason.as_deref() == Some(want)),
+            "no refused record with reason {want}"
+        );
+    }
+    v.stop().await;
+}
+
+/// §8: every attempt, by agents and by the owner, is one record. Requests
+/// that fail authentication before naming an entry are attempts too.
+#[tokio::test]
+#[ignore = "FINDING (medium): failed authentication on /v1/agent/whoami, /v1/agent/reflected and \
+            every owner route (wrong/missing owner token, non-loopback) writes no audit record: \
+            credential probing and owner-token guessing leave no trace"]
+async fn authentication_failures_on_every_route_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    let c = http();
+    let attempts: Vec<reqwest::RequestBuilder> = vec![
+        c.get(format!("{}/v1/agent/whoami", v.url)).bearer_auth("cva_stolen_or_revoked"),
+        c.post(format!("{}/v1/agent/reflected", v.url))
+            .bearer_auth("cva_x")
+            .json(&serde_json::json!({"entry": "a", "field": "b", "host": "c", "port": 1})),
+        c.get(format!("{}/v1/owner/entries", v.url)).bearer_auth("cvo_guess"),
+        c.get(format!("{}/v1/owner/entry?name=x&reveal=true", v.url)).bearer_auth("cvo_guess"),
+        c.post(format!("{}/v1/owner/agents", v.url))
+            .bearer_auth("cvo_guess")
+            .json(&serde_json::json!({"name": "x", "grants": []})),
+    ];
+    for req in attempts {
+        let before = audit_count(&v);
+        let r = send(req).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(audit_count(&v), before + 1, "no audit record for a failed authentication");
+    }
+    v.stop().await;
+}
+
+/// No value ever appears in an audit record, whatever the request carried.
+#[tokio::test]
+async fn audit_records_never_hold_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    let canaries = [
+        "CANARY-password-7f3a",
+        "CANARY-token-91bc",
+        "JBSWY3DPEHPK3PXPCANARY",
+        "CANARY-inject-55d0",
+    ];
+    add_entry(
+        &v,
+        EntryCreate {
+            name: "GitHub".into(),
+            hosts: vec!["api.github.com".into()],
+            fields: vec![
+                field("password", canaries[0]),
+                field("token", canaries[1]),
+                field("totp", canaries[2]),
+                FieldSpec {
+                    inject_only: true,
+                    ..field("key", canaries[3])
+                },
+            ],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
+    let agent = v.agent("Codex", &["GitHub"], Some((10, 100))).await;
+    let _ = agent.read("GitHub", Some("password"), Channel::Cli).await.unwrap();
+    let _ = agent.read("GitHub", Some("token"), Channel::Proxy).await.unwrap();
+    let code_now = agent.totp("GitHub", Channel::Cli).await.unwrap().code;
+    let _ = agent.read("GitHub", Some("totp"), Channel::Cli).await.unwrap();
+    let _ = agent.inject("GitHub", "key", "api.github.com", 443, "https").await.unwrap();
+    let _ = agent.read("GitHub", Some("key"), Channel::Cli).await;
+    let _ = v.owner().entry("GitHub", true).await.unwrap();
+    let _ = agent
+        .report_reflection(&ReflectionReport {
+            entry: "GitHub".into(),
+            field: "key".into(),
+            host: "api.github.com".into(),
+            port: 443,
+        })
+        .await;
+    let records = v.owner().audit(None, None, None).await.unwrap();
+    let text = serde_json::to_string(&records).unwrap();
+    for c in canaries {
+        assert!(!text.contains(c), "audit holds {c}");
+    }
+    assert!(!text.contains(&format!("\"{code_now}\"")), "audit holds a TOTP code");
+    assert!(records.len() >= 8);
+    v.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_mixed_requests_keep_the_chain_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    add_entry(
+        &v,
+        EntryCreate {
+            name: "GitHub".into(),
+            hosts: vec!["api.github.com".into()],
+            fields: vec![field("password", "gh"), field("totp", "JBSWY3DPEHPK3PXP")],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
+    v.add("Other", &[("password", "o")]).await;
+    let good = v.agent("Codex", &["GitHub"], Some((3, 10))).await;
+    let token = create_agent(&v, "Late", whole(&["Other"]), (3, 10), vec![]).await;
+    let before = audit_count(&v);
+    let mut tasks = Vec::new();
+    for i in 0..200usize {
+        let good = good.clone();
+        let url = v.url.clone();
+        let owner = v.owner();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            match i % 8 {
+                0 => drop(good.read("GitHub", None, Channel::Cli).await),
+                1 => drop(good.totp("GitHub", Channel::Proxy).await),
+                2 => drop(good.inject("GitHub", "password", "api.github.com", 443, "https").await),
+                3 => drop(good.read(&format!("Guess {i}"), None, Channel::Cli).await),
+                4 => drop(post(&url, "/v1/agent/read", Some("cva_bad"), serde_json::json!({"entry": "GitHub"})).await),
+                5 => drop(post(&url, "/v1/agent/enroll", None, serde_json::json!({"token": token})).await),
+                6 => drop(owner.entry("GitHub", true).await),
+                _ => drop(owner.create_entry(&EntryCreate { name: format!("New {i}"), ..EntryCreate::default() }).await),
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(audit_count(&v), before + 200);
+    let check = v.owner().audit_verify().await.unwrap();
+    assert!(check.ok, "{check:?}");
+    // Sequence numbers are dense and unique.
+    let seqs: Vec<i64> = v
+        .owner()
+        .audit(None, None, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    // The chain survives a restart too.
+    let v = v.restart().await;
+    assert!(v.owner().audit_verify().await.unwrap().ok);
+    v.stop().await;
+}
+
+// ---- host binding ------------------------------------------------------------
+
+#[tokio::test]
+async fn host_binding_resists_spelling_tricks() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    let entry = |name: &str, hosts: Vec<&str>, extra: Vec<FieldSpec>| {
+        let mut fields = vec![field("key", &format!("{name}-secret"))];
+        fields.extend(extra);
+        EntryCreate {
+            name: name.into(),
+            hosts: hosts.into_iter().map(String::from).collect(),
+            fields,
+            ..EntryCreate::default()
+        }
+    };
+    add_entry(&v, entry("Exact", vec!["api.openai.com"], vec![])).await;
+    add_entry(&v, entry("Wild", vec!["*.github.com"], vec![])).await;
+    add_entry(&v, entry("Port", vec!["internal.test:8443"], vec![])).await;
+    add_entry(&v, entry("V6", vec!["[2001:db8::1]:9443"], vec![])).await;
+    add_entry(&v, entry("Ip", vec!["192.0.2.10"], vec![])).await;
+    add_entry(&v, entry("Puny", vec!["xn--bcher-kva.example"], vec![])).await;
+    add_entry(&v, entry("ByUrl", vec![], vec![FieldSpec { kind: Some(FieldKind::Url), tier: Some(Tier::Info), ..field("url", "https://api.example.com/v1") }])).await;
+    add_entry(&v, entry("HttpUrl", vec![], vec![FieldSpec { kind: Some(FieldKind::Url), tier: Some(Tier::Info), ..field("url", "http://plain.example.com/") }])).await;
+    add_entry(&v, entry("NoHosts", vec![], vec![])).await;
+    let all = ["Exact", "Wild", "Port", "V6", "Ip", "Puny", "ByUrl", "HttpUrl", "NoHosts"];
+    let agent = v.agent("Codex", &all, Some((20, 100))).await;
+    let ok = |e: &str, h: &str, p: u16, s: &str| {
+        let agent = agent.clone();
+        let (e, h, s) = (e.to_string(), h.to_string(), s.to_string());
+        async move { agent.inject(&e, "key", &h, p, &s).await.map(|_| ()).map_err(|x| code(&x)) }
+    };
+    let allowed = [
+        ("Exact", "api.openai.com", 443, "https"),
+        ("Exact", "API.OpenAI.com", 443, "https"),
+        ("Exact", "api.openai.com", 443, "HTTPS"),
+        ("Wild", "api.github.com", 443, "https"),
+        ("Wild", "UPLOADS.GITHUB.COM", 443, "https"),
+        ("Port", "internal.test", 8443, "https"),
+        ("V6", "2001:db8::1", 9443, "https"),
+        ("V6", "[2001:db8::1]", 9443, "https"),
+        ("Ip", "192.0.2.10", 443, "https"),
+        ("Puny", "xn--bcher-kva.example", 443, "https"),
+        ("ByUrl", "api.example.com", 443, "https"),
+    ];
+    for (e, h, p, s) in allowed {
+        assert_eq!(ok(e, h, p, s).await, Ok(()), "{e} {h}:{p} {s}");
+    }
+    let refused = [
+        ("Exact", "api.openai.com.", 443, "https"),
+        ("Exact", "api.openai.com:443", 443, "https"),
+        ("Exact", "api.openai.com", 8443, "https"),
+        ("Exact", "api.openai.com", 80, "https"),
+        ("Exact", "api.openai.com", 443, "http"),
+        ("Exact", "api.openai.com", 443, "ws"),
+        ("Exact", "api.openai.com", 443, ""),
+        ("Exact", "api.openai.com", 443, "https "),
+        ("Exact", " api.openai.com", 443, "https"),
+        ("Exact", "api.openai.com\u{0}", 443, "https"),
+        ("Exact", "api.openai.com.evil.test", 443, "https"),
+        ("Exact", "evil.test/api.openai.com", 443, "https"),
+        ("Exact", "api.openai.com@evil.test", 443, "https"),
+        ("Exact", "evilapi.openai.com", 443, "https"),
+        ("Exact", "\u{430}pi.openai.com", 443, "https"),
+        ("Exact", "api.openai.com\u{200b}", 443, "https"),
+        ("Exact", "api%2eopenai.com", 443, "https"),
+        ("Exact", "*.openai.com", 443, "https"),
+        ("Exact", "", 443, "https"),
+        ("Wild", "github.com", 443, "https"),
+        ("Wild", ".github.com", 443, "https"),
+        ("Wild", "a.b.github.com", 443, "https"),
+        ("Wild", "evilgithub.com", 443, "https"),
+        ("Wild", "api.github.com.", 443, "https"),
+        ("Wild", "api.github.com", 8443, "https"),
+        ("Wild", "api.github.com.evil.test", 443, "https"),
+        ("Wild", "*.github.com", 443, "https"),
+        ("Port", "internal.test", 443, "https"),
+        ("V6", "2001:db8::1", 443, "https"),
+        ("V6", "2001:db8:0::1", 9443, "https"),
+        ("Ip", "192.0.2.010", 443, "https"),
+        ("Ip", "::ffff:192.0.2.10", 443, "https"),
+        ("Ip", "3221226010", 443, "https"),
+        ("Puny", "bücher.example", 443, "https"),
+        ("ByUrl", "api.example.com", 80, "https"),
+        ("ByUrl", "example.com", 443, "https"),
+        ("HttpUrl", "plain.example.com", 80, "http"),
+        ("NoHosts", "anything.test", 443, "https"),
+    ];
+    for (e, h, p, s) in refused {
+        assert_eq!(ok(e, h, p, s).await, Err("CV-2043".into()), "{e} {h:?}:{p} {s:?}");
+    }
+    v.stop().await;
+}
+
+/// A wildcard stands for exactly one DNS label: letters, digits, hyphens.
+#[tokio::test]
+#[ignore = "FINDING (low): `*.github.com` accepts any non-dot string as the label \
+            (`x@api.github.com`, `localhost#.github.com`, `evil:1.github.com`, `[a].github.com`); \
+            harmless with the current proxy (http::Authority) but the vault relies on every \
+            caller normalising hosts"]
+async fn wildcard_labels_are_dns_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    add_entry(
+        &v,
+        EntryCreate {
+            name: "Wild".into(),
+            hosts: vec!["*.github.com".into(), "api.openai.com".into()],
+            fields: vec![field("key", "wild-secret")],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
+    let agent = v.agent("Codex", &["Wild"], Some((20, 100))).await;
+    for h in [
+        "x@api.github.com",
+        "localhost#.github.com",
+        "localhost/.github.com",
+        "evil:1.github.com",
+        "a b.github.com",
+        "a\u{0}.github.com",
+        "[api.openai.com]",
+        "[[api.openai.com]]",
+    ] {
+        let r = agent.inject("Wild", "key", h, 443, "https").await;
+        assert_eq!(r.map(|_| ()).map_err(|e| code(&e)), Err("CV-2043".into()), "{h:?}");
+    }
+    v.stop().await;
+}
+
+// ---- storage corruption --------------------------------------------------------
+
+#[tokio::test]
+async fn corrupted_bodies_refuse_without_leaking_and_verify_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("GitHub", &[("password", "gh-corrupt-canary")]).await;
+    v.add("Other", &[("password", "other-canary")]).await;
+    let cred = credential(&v, "Codex", whole(&["GitHub", "Other"]), (10, 100)).await;
+    let second = credential(&v, "Second", whole(&["Other"]), (10, 100)).await;
+    let _ = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "GitHub"})).await;
+    let parent = dir.path().to_path_buf();
+    let data = v.dir.clone();
+    v.stop().await;
+    {
+        let c = rusqlite::Connection::open(data.join("vault.db")).unwrap();
+        let flip = |table: &str, pick: &str| {
+            let (rowid, mut body): (i64, Vec<u8>) = c
+                .query_row(&format!("SELECT rowid, body FROM {table} {pick}"), [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            let i = body.len() / 2;
+            body[i] ^= 0x01;
+            c.execute(&format!("UPDATE {table} SET body = ?1 WHERE rowid = ?2"), rusqlite::params![body, rowid])
+                .unwrap();
+        };
+        flip("entries", "ORDER BY updated_at, id LIMIT 1"); // GitHub (created first)
+        flip("agents", "ORDER BY created_at DESC, id LIMIT 1"); // Second
+        flip("audit", "ORDER BY seq LIMIT 1 OFFSET 2");
+    }
+    let v = TestVault::start_with_clock(&parent, Arc::new(AtomicI64::new(T0 + 1000))).await;
+    let r = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "GitHub"})).await;
+    assert!(r.status == 403 || r.status == 500, "{} {}", r.status, r.text());
+    all_secrets_absent(&r, &["gh-corrupt-canary", "other-canary"]);
+    // The untouched entry still reads.
+    let r = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "Other"})).await;
+    assert_eq!(r.status, 200);
+    // The agent whose body was damaged cannot authenticate.
+    let r = post(&v.url, "/v1/agent/read", Some(&second), serde_json::json!({"entry": "Other"})).await;
+    assert_eq!(r.code(), "CV-2048");
+    // Owner views refuse with CV-2099, never a panic or plaintext.
+    let r = send(http().get(format!("{}/v1/owner/entries", v.url)).bearer_auth(owner_token(&v))).await;
+    assert_eq!((r.status, r.code()), (500, "CV-2099".into()));
+    all_secrets_absent(&r, &["gh-corrupt-canary", "other-canary"]);
+    let check = v.owner().audit_verify().await.unwrap();
+    assert!(!check.ok);
+    assert_eq!(check.broken_at, Some(3));
+    v.stop().await;
+}

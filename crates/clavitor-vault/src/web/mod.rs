@@ -1,0 +1,125 @@
+//! The owner web vault (`/`, `/setup`, `/v1/web/…`): passkey-only owner
+//! access from a browser, DESIGN.md §4–§8.
+//!
+//! * [`setup_link`]: while no passkey is enrolled, `clavitor serve` prints a
+//!   one-time link (`/setup#TOKEN`); opening it yields a *setup* session that
+//!   may only register the first passkey.
+//! * Ceremonies ([`ceremony`]): WebAuthn via `webauthn-rs`, user verification
+//!   required, state kept server-side (sealed, single use, 5 minutes). The
+//!   PRF extension is the browser's business: the server only hands out each
+//!   credential's random PRF input and never sees PRF output.
+//! * Sessions ([`session`]): server-side rows keyed by the hash of a random
+//!   token carried in a `__Host-` cookie (Secure, HttpOnly, SameSite=Strict,
+//!   Path=/), idle and absolute timeouts; every state-changing request must
+//!   carry the session's CSRF token in `x-clavitor-csrf` and an `Origin`
+//!   equal to the vault's web origin.
+//! * The owner API behind the session ([`api`]) reuses the owner logic
+//!   (`entries`, `agents`, `audit`, `personal`), audited as `owner:web`.
+//! * Assets ([`assets`]): embedded in the binary, strict CSP, no inline
+//!   script, `frame-ancestors 'none'`, `Cache-Control: no-store`.
+
+mod api;
+mod assets;
+pub mod ceremony;
+pub mod session;
+mod stash;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Extension;
+use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
+
+use crate::error::VaultError;
+use crate::state::Vault;
+
+/// How long the printed setup link stays valid.
+pub const SETUP_LINK_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The web vault's identity: WebAuthn relying party and browser origin.
+pub struct Web {
+    pub(crate) webauthn: Webauthn,
+    /// `scheme://host[:port]`, exactly as the browser sends it in `Origin`.
+    pub origin: String,
+    /// The WebAuthn RP ID (a domain name; `localhost` for a loopback vault).
+    pub rp_id: String,
+}
+
+impl Web {
+    /// Derives the web origin from the vault's public URL. A loopback IP
+    /// becomes `localhost` (WebAuthn needs a domain as RP ID, and browsers
+    /// treat `http://localhost` as a secure context); a non-loopback IP
+    /// address cannot host passkeys.
+    pub fn from_public_url(public_url: &str) -> Result<Web, String> {
+        let url = Url::parse(public_url).map_err(|e| format!("bad public URL: {e}"))?;
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => "localhost".into(),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => "localhost".into(),
+            Some(_) => {
+                return Err(
+                    "passkeys need a domain name: pass --public-url with a host name".into(),
+                );
+            }
+            None => return Err("the public URL has no host".into()),
+        };
+        let origin = match url.port() {
+            Some(port) => format!("{}://{host}:{port}", url.scheme()),
+            None => format!("{}://{host}", url.scheme()),
+        };
+        let origin_url = Url::parse(&origin).map_err(|e| format!("bad origin: {e}"))?;
+        let webauthn = WebauthnBuilder::new(&host, &origin_url)
+            .and_then(|b| b.rp_name("Clavitor").build())
+            .map_err(|e| format!("WebAuthn configuration: {e}"))?;
+        Ok(Web {
+            webauthn,
+            origin,
+            rp_id: host,
+        })
+    }
+}
+
+/// The web vault's routes, merged into [`crate::app`].
+pub fn routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
+    let web = match Web::from_public_url(&vault.public_url) {
+        Ok(web) => Arc::new(web),
+        Err(problem) => {
+            tracing::warn!(%problem, "owner web vault disabled");
+            return assets::disabled_routes(problem);
+        }
+    };
+    Router::new()
+        .merge(assets::routes())
+        .merge(ceremony::routes())
+        .merge(api::routes())
+        .layer(Extension(web))
+}
+
+/// A fresh one-time setup link while no passkey is enrolled (replacing any
+/// earlier one), `None` once the owner has a passkey.
+pub async fn setup_link(vault: &Vault) -> Result<Option<String>, VaultError> {
+    let web = match Web::from_public_url(&vault.public_url) {
+        Ok(web) => web,
+        Err(_) => return Ok(None),
+    };
+    let token = clavitor_crypto::b64(&clavitor_crypto::random_bytes::<32>());
+    let hash = clavitor_crypto::b64(&clavitor_crypto::token::hash(&token));
+    let now = vault.now();
+    let created = vault
+        .run(move |tx, sealer| {
+            if ceremony::any_passkey(tx, sealer, now)? {
+                return Ok(false);
+            }
+            stash::put(
+                tx,
+                sealer,
+                stash::SETUP,
+                stash::SETUP_KEY,
+                &hash,
+                Some(now + SETUP_LINK_TTL_MS),
+            )?;
+            Ok(true)
+        })
+        .await?;
+    Ok(created.then(|| format!("{}/setup#{token}", web.origin)))
+}
