@@ -5,7 +5,7 @@ use anyhow::bail;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let which: Vec<&str> = if args.is_empty() {
-        vec!["vault", "cli"]
+        vec!["vault", "cli", "proxy"]
     } else {
         args.iter().map(String::as_str).collect()
     };
@@ -25,7 +25,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             )?,
             "proxy" => crate::bench_proxy::run()?,
             "cli" => crate::bench_cli::run()?,
-            other => bail!("unknown benchmark `{other}` (known: vault, cli)"),
+            other => bail!("unknown benchmark `{other}` (known: vault, cli, proxy)"),
         }
     }
     Ok(())

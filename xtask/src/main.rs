@@ -10,6 +10,7 @@ mod bench_proxy;
 mod deps;
 mod docs;
 mod soak;
+mod walkthrough;
 
 use std::process::Command;
 
@@ -23,6 +24,7 @@ fn main() -> anyhow::Result<()> {
         "bench" => bench::run(&args[1..]),
         "soak" => soak::run(&args[1..]),
         "docs" => docs::run(),
+        "walkthrough" => walkthrough::run(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   benchmarks: `bench vault` (more arrive with their issues)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)\n  docs    regenerate docs/cli.md from --help"
@@ -74,5 +76,6 @@ fn test() -> anyhow::Result<()> {
     // Integration tests drive the real binaries: build them first.
     run("cargo", &["build", "--workspace", "--bins"])?;
     run("cargo", &["test", "--workspace", "--no-fail-fast"])?;
+    walkthrough::run()?;
     Ok(())
 }

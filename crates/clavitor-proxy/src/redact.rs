@@ -106,8 +106,11 @@ impl Needles {
 /// handles, held as long as the needles built from them.
 pub(crate) struct NeedleCache {
     capacity: usize,
-    entries: std::sync::Mutex<std::collections::VecDeque<(Vec<Vec<u8>>, Arc<Needles>)>>,
+    entries: std::sync::Mutex<std::collections::VecDeque<CachedNeedles>>,
 }
+
+/// The values a cached automaton was built from, and the automaton.
+type CachedNeedles = (Vec<Vec<u8>>, Arc<Needles>);
 
 impl NeedleCache {
     pub(crate) fn new(capacity: usize) -> NeedleCache {

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod sealer;
 pub mod state;
 pub mod tls;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub fn app(vault: Arc<Vault>) -> Router {
         .route("/v1/health", axum::routing::get(health))
         .merge(agent_api::routes())
         .merge(owner_api::routes())
+        .merge(web::routes(&vault))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Method, path, status and latency only: never headers or bodies.

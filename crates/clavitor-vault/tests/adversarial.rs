@@ -530,7 +530,9 @@ async fn agent_and_owner_credentials_stay_on_their_side() {
         let r = send(
             c.request(method, format!("{}{p}", v.url))
                 .bearer_auth(&cred)
-                .json(&serde_json::json!({"name": "Codex", "rev": 1, "grants": []})),
+                .json(
+                    &serde_json::json!({"name": "Codex", "rev": 1, "grants": [], "vault_id": "x"}),
+                ),
         )
         .await;
         assert_eq!((r.status, r.code()), (401, "CV-2048".into()), "{m} {p}");
@@ -1409,7 +1411,7 @@ async fn a_credential_follows_its_agent_through_rename_edit_and_name_reuse() {
         "CV-2041"
     );
     assert_eq!(read(a.clone(), "GitHub", Some("token")).await.status, 200);
-    // Expiry in the past via edit is refused; a short one takes effect.
+    // A short expiry set by an edit takes effect.
     v.owner()
         .edit_agent(&AgentEdit {
             name: "Claude".into(),
@@ -1502,7 +1504,10 @@ async fn bearer_scheme_is_case_insensitive() {
 // ---- owner token and loopback ----------------------------------------------
 
 /// Serves the data dir `parent/data` on `addr` with the real router.
-async fn serve_on(parent: &std::path::Path, addr: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+async fn serve_on(
+    parent: &std::path::Path,
+    addr: &str,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let data = clavitor_vault::DataDir::open(&parent.join("data"))
         .await
@@ -1511,7 +1516,10 @@ async fn serve_on(parent: &std::path::Path, addr: &str) -> (SocketAddr, tokio::t
     let local = listener.local_addr().unwrap();
     let vault = clavitor_vault::Vault::new(
         data.store.clone(),
-        clavitor_vault::sealer::Sealer::new(data.sealer.vault_id.clone(), data.sealer.keys().clone()),
+        clavitor_vault::sealer::Sealer::new(
+            data.sealer.vault_id.clone(),
+            data.sealer.keys().clone(),
+        ),
         data.owner_token_hash,
         format!("http://{local}"),
         None,
@@ -1552,7 +1560,12 @@ async fn the_owner_api_refuses_a_non_loopback_peer_even_with_the_token() {
         .to_string();
     let loopback = format!("http://127.0.0.1:{}", local.port());
     let remote = format!("http://{ip}:{}", local.port());
-    let r = send(http().get(format!("{loopback}/v1/owner/entries")).bearer_auth(&token)).await;
+    let r = send(
+        http()
+            .get(format!("{loopback}/v1/owner/entries"))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(r.status, 200);
     for (m, p) in [
         ("GET", "/v1/owner/entries"),
@@ -1589,8 +1602,11 @@ async fn an_empty_or_garbage_owner_token_file_never_opens_the_owner_api() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
         std::fs::write(data.join("owner.token"), content).unwrap();
-        std::fs::set_permissions(data.join("owner.token"), std::fs::Permissions::from_mode(0o600))
-            .unwrap();
+        std::fs::set_permissions(
+            data.join("owner.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
         let started = clavitor_vault::DataDir::open(&data).await;
         let Ok(started) = started else {
             // Refusing to start is a correct answer.
@@ -1619,17 +1635,45 @@ async fn the_allow_list_applies_to_every_value_route() {
         EntryCreate {
             name: "GitHub".into(),
             hosts: vec!["api.github.com".into()],
-            fields: vec![field("password", "gh-secret"), field("totp", "JBSWY3DPEHPK3PXP")],
+            fields: vec![
+                field("password", "gh-secret"),
+                field("totp", "JBSWY3DPEHPK3PXP"),
+            ],
             ..EntryCreate::default()
         },
     )
     .await;
-    let token = create_agent(&v, "Codex", whole(&["GitHub"]), (10, 100), vec!["10.0.0.0/8".into()]).await;
+    let token = create_agent(
+        &v,
+        "Codex",
+        whole(&["GitHub"]),
+        (10, 100),
+        vec!["10.0.0.0/8".into()],
+    )
+    .await;
     let agent = v.enroll(&token).await.unwrap();
-    assert_eq!(code(&agent.read("GitHub", None, Channel::Cli).await.err().unwrap()), "CV-2047");
-    assert_eq!(code(&agent.totp("GitHub", Channel::Cli).await.err().unwrap()), "CV-2047");
     assert_eq!(
-        code(&agent.inject("GitHub", "password", "api.github.com", 443, "https").await.err().unwrap()),
+        code(
+            &agent
+                .read("GitHub", None, Channel::Cli)
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2047"
+    );
+    assert_eq!(
+        code(&agent.totp("GitHub", Channel::Cli).await.err().unwrap()),
+        "CV-2047"
+    );
+    assert_eq!(
+        code(
+            &agent
+                .inject("GitHub", "password", "api.github.com", 443, "https")
+                .await
+                .err()
+                .unwrap()
+        ),
         "CV-2047"
     );
     v.stop().await;
@@ -1643,7 +1687,14 @@ async fn the_allow_list_applies_to_whoami_and_reflected() {
     let dir = tempfile::tempdir().unwrap();
     let v = TestVault::start(dir.path()).await;
     v.add("GitHub", &[("password", "gh-secret")]).await;
-    let token = create_agent(&v, "Codex", whole(&["GitHub"]), (10, 100), vec!["10.0.0.0/8".into()]).await;
+    let token = create_agent(
+        &v,
+        "Codex",
+        whole(&["GitHub"]),
+        (10, 100),
+        vec!["10.0.0.0/8".into()],
+    )
+    .await;
     let agent = v.enroll(&token).await.unwrap();
     assert_eq!(code(&agent.whoami().await.err().unwrap()), "CV-2047");
     let r = agent
@@ -1682,16 +1733,45 @@ async fn every_agent_refusal_kind_writes_one_record() {
         },
     )
     .await;
+    v.add("Amb", &[("token", "t1"), ("secret", "t2")]).await;
     for n in ["B", "C", "D"] {
         v.add(n, &[("password", n)]).await;
     }
-    let cred = credential(&v, "Codex", whole(&["OpenAI", "B", "C", "D"]), (3, 10)).await;
-    let ip_token = create_agent(&v, "Fenced", whole(&["OpenAI"]), (3, 10), vec!["10.1.0.0/16".into()]).await;
+    let cred = credential(
+        &v,
+        "Codex",
+        whole(&["OpenAI", "Amb", "B", "C", "D"]),
+        (3, 10),
+    )
+    .await;
+    let ip_token = create_agent(
+        &v,
+        "Fenced",
+        whole(&["OpenAI"]),
+        (3, 10),
+        vec!["10.1.0.0/16".into()],
+    )
+    .await;
     let fenced = v.enroll(&ip_token).await.unwrap();
     let cases: Vec<(&str, &str, Option<String>, serde_json::Value)> = vec![
-        ("CV-2041", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "Nope"})),
-        ("CV-2042", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "OpenAI"})),
-        ("CV-2044", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "OpenAI", "field": "key"})),
+        (
+            "CV-2041",
+            "/v1/agent/read",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "Nope"}),
+        ),
+        (
+            "CV-2042",
+            "/v1/agent/read",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "Amb"}),
+        ),
+        (
+            "CV-2044",
+            "/v1/agent/read",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "OpenAI", "field": "key"}),
+        ),
         (
             "CV-2043",
             "/v1/agent/inject",
@@ -1704,32 +1784,79 @@ async fn every_agent_refusal_kind_writes_one_record() {
             Some(cred.clone()),
             serde_json::json!({"entry": "OpenAI", "field": "key", "host": "api.openai.com", "port": 443, "scheme": "http"}),
         ),
-        ("CV-2041", "/v1/agent/totp", Some(cred.clone()), serde_json::json!({"entry": "OpenAI"})),
-        ("CV-2045", "/v1/agent/read", Some(cred.clone()), serde_json::json!({"entry": "B"})),
-        ("CV-2048", "/v1/agent/read", Some("cva_forged".into()), serde_json::json!({"entry": "OpenAI"})),
-        ("CV-2048", "/v1/agent/read", None, serde_json::json!({"entry": "OpenAI"})),
-        ("CV-2048", "/v1/agent/totp", None, serde_json::json!({"entry": "OpenAI"})),
+        (
+            "CV-2041",
+            "/v1/agent/totp",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "OpenAI"}),
+        ),
+        (
+            "CV-2045",
+            "/v1/agent/read",
+            Some(cred.clone()),
+            serde_json::json!({"entry": "B"}),
+        ),
+        (
+            "CV-2048",
+            "/v1/agent/read",
+            Some("cva_forged".into()),
+            serde_json::json!({"entry": "OpenAI"}),
+        ),
+        (
+            "CV-2048",
+            "/v1/agent/read",
+            None,
+            serde_json::json!({"entry": "OpenAI"}),
+        ),
+        (
+            "CV-2048",
+            "/v1/agent/totp",
+            None,
+            serde_json::json!({"entry": "OpenAI"}),
+        ),
         (
             "CV-2048",
             "/v1/agent/inject",
             None,
             serde_json::json!({"entry": "OpenAI", "field": "key", "host": "api.openai.com", "port": 443, "scheme": "https"}),
         ),
-        ("CV-2048", "/v1/agent/enroll", None, serde_json::json!({"token": "cvt_nope"})),
+        (
+            "CV-2048",
+            "/v1/agent/enroll",
+            None,
+            serde_json::json!({"token": "cvt_nope"}),
+        ),
     ];
     for (want, path, bearer, body) in cases {
         let before = audit_count(&v);
         let r = post(&v.url, path, bearer.as_deref(), body.clone()).await;
         assert_eq!(r.code(), want, "{path} {body}");
-        assert_eq!(audit_count(&v), before + 1, "{want} {path} {body}: not one record");
+        assert_eq!(
+            audit_count(&v),
+            before + 1,
+            "{want} {path} {body}: not one record"
+        );
     }
     let before = audit_count(&v);
-    assert_eq!(code(&fenced.read("OpenAI", None, Channel::Cli).await.err().unwrap()), "CV-2047");
+    assert_eq!(
+        code(
+            &fenced
+                .read("OpenAI", None, Channel::Cli)
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-2047"
+    );
     assert_eq!(audit_count(&v), before + 1);
     let records = v.owner().audit(None, None, None).await.unwrap();
-    for want in ["CV-2041", "CV-2042", "CV-2043", "CV-2044", "CV-2045", "CV-2047", "CV-2048"] {
+    for want in [
+        "CV-2041", "CV-2042", "CV-2043", "CV-2044", "CV-2045", "CV-2047", "CV-2048",
+    ] {
         assert!(
-            records.iter().any(|r| r.outcome == "refused" && r.reason.as_deref() == Some(want)),
+            records
+                .iter()
+                .any(|r| r.outcome == "refused" && r.reason.as_deref() == Some(want)),
             "no refused record with reason {want}"
         );
     }
@@ -1747,12 +1874,15 @@ async fn authentication_failures_on_every_route_are_audited() {
     let v = TestVault::start(dir.path()).await;
     let c = http();
     let attempts: Vec<reqwest::RequestBuilder> = vec![
-        c.get(format!("{}/v1/agent/whoami", v.url)).bearer_auth("cva_stolen_or_revoked"),
+        c.get(format!("{}/v1/agent/whoami", v.url))
+            .bearer_auth("cva_stolen_or_revoked"),
         c.post(format!("{}/v1/agent/reflected", v.url))
             .bearer_auth("cva_x")
             .json(&serde_json::json!({"entry": "a", "field": "b", "host": "c", "port": 1})),
-        c.get(format!("{}/v1/owner/entries", v.url)).bearer_auth("cvo_guess"),
-        c.get(format!("{}/v1/owner/entry?name=x&reveal=true", v.url)).bearer_auth("cvo_guess"),
+        c.get(format!("{}/v1/owner/entries", v.url))
+            .bearer_auth("cvo_guess"),
+        c.get(format!("{}/v1/owner/entry?name=x&reveal=true", v.url))
+            .bearer_auth("cvo_guess"),
         c.post(format!("{}/v1/owner/agents", v.url))
             .bearer_auth("cvo_guess")
             .json(&serde_json::json!({"name": "x", "grants": []})),
@@ -1761,7 +1891,11 @@ async fn authentication_failures_on_every_route_are_audited() {
         let before = audit_count(&v);
         let r = send(req).await;
         assert_eq!(r.status, 401);
-        assert_eq!(audit_count(&v), before + 1, "no audit record for a failed authentication");
+        assert_eq!(
+            audit_count(&v),
+            before + 1,
+            "no audit record for a failed authentication"
+        );
     }
     v.stop().await;
 }
@@ -1796,11 +1930,23 @@ async fn audit_records_never_hold_values() {
     )
     .await;
     let agent = v.agent("Codex", &["GitHub"], Some((10, 100))).await;
-    let _ = agent.read("GitHub", Some("password"), Channel::Cli).await.unwrap();
-    let _ = agent.read("GitHub", Some("token"), Channel::Proxy).await.unwrap();
+    let _ = agent
+        .read("GitHub", Some("password"), Channel::Cli)
+        .await
+        .unwrap();
+    let _ = agent
+        .read("GitHub", Some("token"), Channel::Proxy)
+        .await
+        .unwrap();
     let code_now = agent.totp("GitHub", Channel::Cli).await.unwrap().code;
-    let _ = agent.read("GitHub", Some("totp"), Channel::Cli).await.unwrap();
-    let _ = agent.inject("GitHub", "key", "api.github.com", 443, "https").await.unwrap();
+    let _ = agent
+        .read("GitHub", Some("totp"), Channel::Cli)
+        .await
+        .unwrap();
+    let _ = agent
+        .inject("GitHub", "key", "api.github.com", 443, "https")
+        .await
+        .unwrap();
     let _ = agent.read("GitHub", Some("key"), Channel::Cli).await;
     let _ = v.owner().entry("GitHub", true).await.unwrap();
     let _ = agent
@@ -1816,7 +1962,10 @@ async fn audit_records_never_hold_values() {
     for c in canaries {
         assert!(!text.contains(c), "audit holds {c}");
     }
-    assert!(!text.contains(&format!("\"{code_now}\"")), "audit holds a TOTP code");
+    assert!(
+        !text.contains(&format!("\"{code_now}\"")),
+        "audit holds a TOTP code"
+    );
     assert!(records.len() >= 8);
     v.stop().await;
 }
@@ -1849,12 +1998,38 @@ async fn two_hundred_parallel_mixed_requests_keep_the_chain_intact() {
             match i % 8 {
                 0 => drop(good.read("GitHub", None, Channel::Cli).await),
                 1 => drop(good.totp("GitHub", Channel::Proxy).await),
-                2 => drop(good.inject("GitHub", "password", "api.github.com", 443, "https").await),
+                2 => drop(
+                    good.inject("GitHub", "password", "api.github.com", 443, "https")
+                        .await,
+                ),
                 3 => drop(good.read(&format!("Guess {i}"), None, Channel::Cli).await),
-                4 => drop(post(&url, "/v1/agent/read", Some("cva_bad"), serde_json::json!({"entry": "GitHub"})).await),
-                5 => drop(post(&url, "/v1/agent/enroll", None, serde_json::json!({"token": token})).await),
+                4 => drop(
+                    post(
+                        &url,
+                        "/v1/agent/read",
+                        Some("cva_bad"),
+                        serde_json::json!({"entry": "GitHub"}),
+                    )
+                    .await,
+                ),
+                5 => drop(
+                    post(
+                        &url,
+                        "/v1/agent/enroll",
+                        None,
+                        serde_json::json!({"token": token}),
+                    )
+                    .await,
+                ),
                 6 => drop(owner.entry("GitHub", true).await),
-                _ => drop(owner.create_entry(&EntryCreate { name: format!("New {i}"), ..EntryCreate::default() }).await),
+                _ => drop(
+                    owner
+                        .create_entry(&EntryCreate {
+                            name: format!("New {i}"),
+                            ..EntryCreate::default()
+                        })
+                        .await,
+                ),
             }
         }));
     }
@@ -1902,15 +2077,47 @@ async fn host_binding_resists_spelling_tricks() {
     add_entry(&v, entry("V6", vec!["[2001:db8::1]:9443"], vec![])).await;
     add_entry(&v, entry("Ip", vec!["192.0.2.10"], vec![])).await;
     add_entry(&v, entry("Puny", vec!["xn--bcher-kva.example"], vec![])).await;
-    add_entry(&v, entry("ByUrl", vec![], vec![FieldSpec { kind: Some(FieldKind::Url), tier: Some(Tier::Info), ..field("url", "https://api.example.com/v1") }])).await;
-    add_entry(&v, entry("HttpUrl", vec![], vec![FieldSpec { kind: Some(FieldKind::Url), tier: Some(Tier::Info), ..field("url", "http://plain.example.com/") }])).await;
+    add_entry(
+        &v,
+        entry(
+            "ByUrl",
+            vec![],
+            vec![FieldSpec {
+                kind: Some(FieldKind::Url),
+                tier: Some(Tier::Info),
+                ..field("url", "https://api.example.com/v1")
+            }],
+        ),
+    )
+    .await;
+    add_entry(
+        &v,
+        entry(
+            "HttpUrl",
+            vec![],
+            vec![FieldSpec {
+                kind: Some(FieldKind::Url),
+                tier: Some(Tier::Info),
+                ..field("url", "http://plain.example.com/")
+            }],
+        ),
+    )
+    .await;
     add_entry(&v, entry("NoHosts", vec![], vec![])).await;
-    let all = ["Exact", "Wild", "Port", "V6", "Ip", "Puny", "ByUrl", "HttpUrl", "NoHosts"];
+    let all = [
+        "Exact", "Wild", "Port", "V6", "Ip", "Puny", "ByUrl", "HttpUrl", "NoHosts",
+    ];
     let agent = v.agent("Codex", &all, Some((20, 100))).await;
     let ok = |e: &str, h: &str, p: u16, s: &str| {
         let agent = agent.clone();
         let (e, h, s) = (e.to_string(), h.to_string(), s.to_string());
-        async move { agent.inject(&e, "key", &h, p, &s).await.map(|_| ()).map_err(|x| code(&x)) }
+        async move {
+            agent
+                .inject(&e, "key", &h, p, &s)
+                .await
+                .map(|_| ())
+                .map_err(|x| code(&x))
+        }
     };
     let allowed = [
         ("Exact", "api.openai.com", 443, "https"),
@@ -1955,7 +2162,6 @@ async fn host_binding_resists_spelling_tricks() {
         ("Wild", "api.github.com.", 443, "https"),
         ("Wild", "api.github.com", 8443, "https"),
         ("Wild", "api.github.com.evil.test", 443, "https"),
-        ("Wild", "*.github.com", 443, "https"),
         ("Port", "internal.test", 443, "https"),
         ("V6", "2001:db8::1", 443, "https"),
         ("V6", "2001:db8:0::1", 9443, "https"),
@@ -1969,7 +2175,11 @@ async fn host_binding_resists_spelling_tricks() {
         ("NoHosts", "anything.test", 443, "https"),
     ];
     for (e, h, p, s) in refused {
-        assert_eq!(ok(e, h, p, s).await, Err("CV-2043".into()), "{e} {h:?}:{p} {s:?}");
+        assert_eq!(
+            ok(e, h, p, s).await,
+            Err("CV-2043".into()),
+            "{e} {h:?}:{p} {s:?}"
+        );
     }
     v.stop().await;
 }
@@ -2003,9 +2213,14 @@ async fn wildcard_labels_are_dns_labels() {
         "a\u{0}.github.com",
         "[api.openai.com]",
         "[[api.openai.com]]",
+        "*.github.com",
     ] {
         let r = agent.inject("Wild", "key", h, 443, "https").await;
-        assert_eq!(r.map(|_| ()).map_err(|e| code(&e)), Err("CV-2043".into()), "{h:?}");
+        assert_eq!(
+            r.map(|_| ()).map_err(|e| code(&e)),
+            Err("CV-2043".into()),
+            "{h:?}"
+        );
     }
     v.stop().await;
 }
@@ -2016,11 +2231,26 @@ async fn wildcard_labels_are_dns_labels() {
 async fn corrupted_bodies_refuse_without_leaking_and_verify_finds_them() {
     let dir = tempfile::tempdir().unwrap();
     let v = TestVault::start(dir.path()).await;
-    v.add("GitHub", &[("password", "gh-corrupt-canary")]).await;
+    add_entry(
+        &v,
+        EntryCreate {
+            id: Some("e_corrupt_me".into()),
+            name: "GitHub".into(),
+            fields: vec![field("password", "gh-corrupt-canary")],
+            ..EntryCreate::default()
+        },
+    )
+    .await;
     v.add("Other", &[("password", "other-canary")]).await;
     let cred = credential(&v, "Codex", whole(&["GitHub", "Other"]), (10, 100)).await;
     let second = credential(&v, "Second", whole(&["Other"]), (10, 100)).await;
-    let _ = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "GitHub"})).await;
+    let _ = post(
+        &v.url,
+        "/v1/agent/read",
+        Some(&cred),
+        serde_json::json!({"entry": "GitHub"}),
+    )
+    .await;
     let parent = dir.path().to_path_buf();
     let data = v.dir.clone();
     v.stop().await;
@@ -2028,31 +2258,68 @@ async fn corrupted_bodies_refuse_without_leaking_and_verify_finds_them() {
         let c = rusqlite::Connection::open(data.join("vault.db")).unwrap();
         let flip = |table: &str, pick: &str| {
             let (rowid, mut body): (i64, Vec<u8>) = c
-                .query_row(&format!("SELECT rowid, body FROM {table} {pick}"), [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    &format!("SELECT rowid, body FROM {table} {pick}"),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .unwrap();
             let i = body.len() / 2;
             body[i] ^= 0x01;
-            c.execute(&format!("UPDATE {table} SET body = ?1 WHERE rowid = ?2"), rusqlite::params![body, rowid])
-                .unwrap();
+            c.execute(
+                &format!("UPDATE {table} SET body = ?1 WHERE rowid = ?2"),
+                rusqlite::params![body, rowid],
+            )
+            .unwrap();
         };
-        flip("entries", "ORDER BY updated_at, id LIMIT 1"); // GitHub (created first)
-        flip("agents", "ORDER BY created_at DESC, id LIMIT 1"); // Second
+        flip("entries", "WHERE id = 'e_corrupt_me'");
+        let hex: String = clavitor_crypto::token::hash(&second)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        flip("agents", &format!("WHERE credential_hash = X'{hex}'"));
         flip("audit", "ORDER BY seq LIMIT 1 OFFSET 2");
     }
     let v = TestVault::start_with_clock(&parent, Arc::new(AtomicI64::new(T0 + 1000))).await;
-    let r = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "GitHub"})).await;
-    assert!(r.status == 403 || r.status == 500, "{} {}", r.status, r.text());
+    let r = post(
+        &v.url,
+        "/v1/agent/read",
+        Some(&cred),
+        serde_json::json!({"entry": "GitHub"}),
+    )
+    .await;
+    assert!(
+        r.status == 403 || r.status == 500,
+        "{} {}",
+        r.status,
+        r.text()
+    );
     all_secrets_absent(&r, &["gh-corrupt-canary", "other-canary"]);
     // The untouched entry still reads.
-    let r = post(&v.url, "/v1/agent/read", Some(&cred), serde_json::json!({"entry": "Other"})).await;
+    let r = post(
+        &v.url,
+        "/v1/agent/read",
+        Some(&cred),
+        serde_json::json!({"entry": "Other"}),
+    )
+    .await;
     assert_eq!(r.status, 200);
     // The agent whose body was damaged cannot authenticate.
-    let r = post(&v.url, "/v1/agent/read", Some(&second), serde_json::json!({"entry": "Other"})).await;
+    let r = post(
+        &v.url,
+        "/v1/agent/read",
+        Some(&second),
+        serde_json::json!({"entry": "Other"}),
+    )
+    .await;
     assert_eq!(r.code(), "CV-2048");
     // Owner views refuse with CV-2099, never a panic or plaintext.
-    let r = send(http().get(format!("{}/v1/owner/entries", v.url)).bearer_auth(owner_token(&v))).await;
+    let r = send(
+        http()
+            .get(format!("{}/v1/owner/entries", v.url))
+            .bearer_auth(owner_token(&v)),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (500, "CV-2099".into()));
     all_secrets_absent(&r, &["gh-corrupt-canary", "other-canary"]);
     let check = v.owner().audit_verify().await.unwrap();

@@ -103,6 +103,12 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
     if let Some(pin) = &pin {
         println!("Self-signed certificate, SHA-256 pin {pin} (carried in setup tokens)");
     }
+    // While no passkey is enrolled: a fresh one-time link to the web vault.
+    match clavitor_vault::web::setup_link(&vault).await {
+        Ok(Some(link)) => println!("Open this one-time link to set up your passkey: {link}"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "no web setup link"),
+    }
     match tls {
         Some(identity) => {
             clavitor_vault::tls::serve(
