@@ -17,7 +17,10 @@ fn time_runs(mut make: impl FnMut() -> Command) -> anyhow::Result<Vec<Duration>>
     let mut out = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let start = Instant::now();
-        let status = make().stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+        let status = make()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
         out.push(start.elapsed());
         if !status.success() {
             bail!("a timed run failed ({status})");
@@ -29,9 +32,17 @@ fn time_runs(mut make: impl FnMut() -> Command) -> anyhow::Result<Vec<Duration>>
 /// Runs a command to completion, returning stdout.
 fn output(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<String> {
     use std::io::Write;
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
     if let Some(input) = stdin {
-        child.stdin.take().context("stdin")?.write_all(input.as_bytes())?;
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(input.as_bytes())?;
     }
     drop(child.stdin.take());
     let out = child.wait_with_output()?;
@@ -42,16 +53,34 @@ fn output(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<String> {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    crate::run("cargo", &["build", "--release", "--quiet", "-p", "clavitor", "-p", "clavitor-cli"])?;
+    crate::run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "clavitor",
+            "-p",
+            "clavitor-cli",
+        ],
+    )?;
     let bin = crate::root().join("target/release");
     let tmp = std::env::temp_dir().join(format!("clavitor-bench-cli-{}", std::process::id()));
     let data = tmp.join("data");
     let config = tmp.join("config");
     std::fs::create_dir_all(&tmp)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(bin.join("clavitor"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -66,17 +95,36 @@ pub fn run() -> anyhow::Result<()> {
         }
         let owner = |args: &[&str]| {
             let mut c = Command::new(bin.join("clavitor"));
-            c.env("CLAVITOR_VAULT", &url).env("CLAVITOR_DATA_DIR", &data).args(args);
+            c.env("CLAVITOR_VAULT", &url)
+                .env("CLAVITOR_DATA_DIR", &data)
+                .args(args);
             c
         };
-        output(&mut owner(&["entry", "add", "GitHub", "--field", "password=bench-pw"]), None)?;
-        let token = output(&mut owner(&["agent", "create", "bench", "--entry", "GitHub", "--rate", "1000/min,100000/h"]), None)?;
+        output(
+            &mut owner(&["entry", "add", "GitHub", "--field", "password=bench-pw"]),
+            None,
+        )?;
+        let token = output(
+            &mut owner(&[
+                "agent",
+                "create",
+                "bench",
+                "--entry",
+                "GitHub",
+                "--rate",
+                "1000/min,100000/h",
+            ]),
+            None,
+        )?;
         let agent = || {
             let mut c = Command::new(bin.join("clavitor-cli"));
             c.env("CLAVITOR_CONFIG_DIR", &config).env("HOME", &tmp);
             c
         };
-        output(agent().args(["init", "--skill", "none"]), Some(token.trim()))?;
+        output(
+            agent().args(["init", "--skill", "none"]),
+            Some(token.trim()),
+        )?;
         let value = output(agent().args(["get", "GitHub"]), None)?;
         if value != "bench-pw\n" {
             bail!("unexpected value from get");
@@ -88,8 +136,14 @@ pub fn run() -> anyhow::Result<()> {
             c
         })?);
         println!("\nAgent CLI benchmark ({RUNS} runs each, release build, vault on loopback)\n");
-        println!("{:<40} {:>10} {:>12} {:>8} {:>12}", "figure", "median", "baseline", "ratio", "target");
-        println!("{:<40} {:>8.2}ms {:>12} {:>8} {:>12}", "spawn `true`", floor, "-", "-", "-");
+        println!(
+            "{:<40} {:>10} {:>12} {:>8} {:>12}",
+            "figure", "median", "baseline", "ratio", "target"
+        );
+        println!(
+            "{:<40} {:>8.2}ms {:>12} {:>8} {:>12}",
+            "spawn `true`", floor, "-", "-", "-"
+        );
         println!(
             "{:<40} {:>8.2}ms {:>10.2}ms {:>8.1} {:>12}",
             "clavitor-cli get (end to end)",

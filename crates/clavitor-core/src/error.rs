@@ -20,6 +20,8 @@ pub enum ErrorCode {
     NoPersonalKey,
     /// CV-1007: the request body is too large.
     PayloadTooLarge,
+    /// CV-1009: the route exists but not for this HTTP method.
+    MethodNotAllowed,
     /// CV-1008: unlocking an agent needs a passkey assertion in the web vault.
     PasskeyRequired,
     /// CV-2041: unknown or ungranted entry or field, or a personal field.
@@ -67,7 +69,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadRequest,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -76,6 +78,7 @@ impl ErrorCode {
         ErrorCode::NoPersonalKey,
         ErrorCode::PayloadTooLarge,
         ErrorCode::PasskeyRequired,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::AccessDenied,
         ErrorCode::AmbiguousField,
         ErrorCode::HostNotAllowed,
@@ -108,6 +111,7 @@ impl ErrorCode {
             ErrorCode::NoPersonalKey => "CV-1006",
             ErrorCode::PayloadTooLarge => "CV-1007",
             ErrorCode::PasskeyRequired => "CV-1008",
+            ErrorCode::MethodNotAllowed => "CV-1009",
             ErrorCode::AccessDenied => "CV-2041",
             ErrorCode::AmbiguousField => "CV-2042",
             ErrorCode::HostNotAllowed => "CV-2043",
@@ -142,6 +146,7 @@ impl ErrorCode {
                 "No personal key yet: enrol a passkey in the web vault first."
             }
             ErrorCode::PayloadTooLarge => "Request too large.",
+            ErrorCode::MethodNotAllowed => "Method not allowed on this route.",
             ErrorCode::PasskeyRequired => {
                 "A passkey is enrolled: unlock the agent in the web vault with a passkey tap."
             }
@@ -182,6 +187,7 @@ impl ErrorCode {
             ErrorCode::Conflict | ErrorCode::NameTaken | ErrorCode::NoPersonalKey => 409,
             ErrorCode::OwnerLoopbackOnly | ErrorCode::PasskeyRequired => 403,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::AmbiguousField => 400,
             ErrorCode::AccessDenied
             | ErrorCode::HostNotAllowed

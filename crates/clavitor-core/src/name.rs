@@ -16,13 +16,13 @@ impl NameKey {
     }
 }
 
-/// Normalises a name for matching: NFC, trimmed, case-folded (lower case of
-/// the NFC form, renormalised, so `É` spelled precomposed or decomposed and in
-/// either case all match).
+/// Normalises a name for matching: NFC, trimmed, Unicode full case folding
+/// (so `Straße` matches `STRASSE`, `É` precomposed or decomposed and in
+/// either case all match), renormalised to NFC.
 pub fn normalize_name(raw: &str) -> NameKey {
     let nfc: String = raw.nfc().collect();
-    let folded: String = nfc.trim().to_lowercase().nfc().collect();
-    NameKey(folded)
+    let folded = caseless::default_case_fold_str(nfc.trim());
+    NameKey(folded.nfc().collect())
 }
 
 /// Why a display name is not acceptable.
@@ -61,6 +61,13 @@ mod tests {
         let nfc = "Caf\u{e9} Prod";
         let nfd = "  CAFE\u{301} prod ";
         assert_eq!(normalize_name(nfc), normalize_name(nfd));
+    }
+
+    #[test]
+    fn full_case_folding() {
+        assert_eq!(normalize_name("Straße"), normalize_name("STRASSE"));
+        assert_eq!(normalize_name("ΟΔΟΣ"), normalize_name("οδος"));
+        assert_eq!(normalize_name("ΟΔΟΣ"), normalize_name("οδοσ"));
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub trait Tx {
     /// The live entry whose name has this blind index.
     fn entry_by_index(&mut self, name_index: &[u8]) -> Result<Option<EntryRow>, StoreError>;
     fn entry_by_id(&mut self, id: &str) -> Result<Option<EntryRow>, StoreError>;
+    /// The id of the live entry with this blind index, without its body
+    /// (so refusals cost the same whatever the entry's size).
+    fn entry_id_by_index(&mut self, name_index: &[u8]) -> Result<Option<String>, StoreError>;
     /// Every live entry.
     fn entries(&mut self) -> Result<Vec<EntryRow>, StoreError>;
     /// Inserts or replaces an entry's head and appends the revision.

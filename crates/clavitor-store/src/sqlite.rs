@@ -250,6 +250,14 @@ impl Tx for SqliteTx<'_> {
         self.one(&sql, params![name_index], entry_row)
     }
 
+    fn entry_id_by_index(&mut self, name_index: &[u8]) -> Result<Option<String>, StoreError> {
+        self.one(
+            "SELECT id FROM entries WHERE name_index = ?1 AND deleted = 0",
+            params![name_index],
+            |r| r.get(0),
+        )
+    }
+
     fn entry_by_id(&mut self, id: &str) -> Result<Option<EntryRow>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLS} FROM entries WHERE id = ?1");
         self.one(&sql, params![id], entry_row)

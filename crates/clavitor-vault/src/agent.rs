@@ -18,6 +18,15 @@ use crate::policy::{self, RateOutcome};
 use crate::sealer::Sealer;
 
 pub use clavitor_core::api::Channel;
+use clavitor_core::name::MAX_NAME_BYTES;
+
+/// At most 200 characters, control characters shown as `?`.
+fn audit_copy(text: &str) -> String {
+    text.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
 
 fn channel_str(c: Channel) -> &'static str {
     match c {
@@ -51,6 +60,24 @@ impl Ask {
             Ask::Read { .. } => "read",
             Ask::Totp { .. } => "totp",
             Ask::Inject { .. } => "inject",
+        }
+    }
+
+    /// Names of at most `MAX_NAME_BYTES` without control characters other
+    /// than whitespace (which name matching trims), and a host of at most 255
+    /// bytes. Host *validity* is
+    /// the host patterns' job (CV-2043).
+    fn well_formed(&self) -> bool {
+        let name_ok = |n: &str| {
+            n.len() <= MAX_NAME_BYTES && !n.chars().any(|c| c.is_control() && !c.is_whitespace())
+        };
+        let host_ok = |h: &str| h.len() <= 255;
+        match self {
+            Ask::Read { entry, field } => name_ok(entry) && field.as_deref().is_none_or(name_ok),
+            Ask::Totp { entry } => name_ok(entry),
+            Ask::Inject {
+                entry, field, host, ..
+            } => name_ok(entry) && name_ok(field) && host_ok(host),
         }
     }
 
@@ -133,6 +160,21 @@ impl AgentCall {
                 event.host = Some(format!("{host}:{port}"));
             }
         }
+        if !self.ask.well_formed() {
+            // Audit a bounded, printable copy: a refusal must not let anyone
+            // grow the log or forge rows with control characters.
+            event.entry = event.entry.as_deref().map(audit_copy);
+            event.field = event.field.as_deref().map(audit_copy);
+            event.host = event.host.as_deref().map(audit_copy);
+            event.actor = format!("{}:unchecked", channel_str(self.channel));
+            audit::append(
+                tx,
+                &sealer,
+                self.now,
+                &event.refused(ErrorCode::BadRequest.code()),
+            )?;
+            return Ok(Err(ErrorCode::BadRequest));
+        }
         let auth = authenticate(tx, &sealer, &self.credential_hash, self.now)?;
         let mut agent = match auth {
             Ok(agent) => agent,
@@ -195,12 +237,17 @@ impl AgentCall {
         agent: &AgentBody,
         name_index: &[u8],
     ) -> Result<Option<(EntryRow, EntryBody)>, StoreError> {
-        let Some(row) = tx.entry_by_index(name_index)? else {
+        // Check the grant on the id alone: an ungranted entry costs the
+        // same as an unknown name, whatever its size.
+        let Some(id) = tx.entry_id_by_index(name_index)? else {
             return Ok(None);
         };
-        if agent.grant_for(&row.id).is_none() {
+        if agent.grant_for(&id).is_none() {
             return Ok(None);
         }
+        let Some(row) = tx.entry_by_id(&id)? else {
+            return Ok(None);
+        };
         match self
             .sealer
             .open_entry::<EntryBody>(&row.id, row.rev, &row.body)

@@ -32,17 +32,14 @@ pub fn routes() -> Router<Arc<Vault>> {
         .route("/v1/agent/inject", post(inject))
         .route("/v1/agent/reflected", post(reflected))
         .route("/v1/agent/whoami", get(whoami))
+        // Agent requests are small; a tight limit bounds what they can log.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
 
 /// The SHA-256 of the bearer credential (of an empty string when absent:
 /// it matches nothing and takes the same path as a wrong one).
 fn credential_hash(headers: &HeaderMap) -> [u8; 32] {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    clavitor_crypto::token::hash(bearer)
+    clavitor_crypto::token::hash(crate::extract::bearer(headers))
 }
 
 async fn call(
@@ -142,6 +139,36 @@ async fn inject(
     }
 }
 
+/// Authenticates a request that names no entry and checks the allow-list;
+/// every refusal is audited like any other attempt.
+fn authenticate_audited(
+    tx: &mut dyn clavitor_store::Tx,
+    sealer: &crate::sealer::Sealer,
+    hash: &[u8; 32],
+    peer: SocketAddr,
+    actor_channel: &str,
+    action: &str,
+    now: i64,
+) -> Result<Result<crate::agent::Authenticated, ErrorCode>, clavitor_store::StoreError> {
+    let mut event = AuditEvent::new(format!("{actor_channel}:unknown"), action);
+    event.source = Some(peer.ip().to_string());
+    let outcome = match authenticate(tx, sealer, hash, now)? {
+        Ok(agent) => {
+            event.actor = format!("{actor_channel}:{}", agent.body.slug());
+            if crate::policy::source_allowed(&agent.body.ips, peer.ip()) {
+                Ok(agent)
+            } else {
+                Err(ErrorCode::SourceNotAllowed)
+            }
+        }
+        Err(code) => Err(code),
+    };
+    if let Err(code) = &outcome {
+        audit::append(tx, sealer, now, &event.refused(code.code()))?;
+    }
+    Ok(outcome)
+}
+
 /// The proxy reports an injected value echoed back by an upstream.
 async fn reflected(
     State(vault): State<Arc<Vault>>,
@@ -153,14 +180,35 @@ async fn reflected(
     let now = vault.now();
     let result = vault
         .run(move |tx, sealer| {
-            let agent = match authenticate(tx, sealer, &hash, now)? {
+            let agent = match authenticate_audited(tx, sealer, &hash, peer, "proxy", "inject", now)?
+            {
                 Ok(a) => a,
                 Err(code) => return Ok(Err(code)),
             };
             let mut event = AuditEvent::new(format!("proxy:{}", agent.body.slug()), "inject");
-            event.entry = Some(req.entry);
-            event.field = Some(req.field);
-            event.host = Some(format!("{}:{}", req.host, req.port));
+            event.entry = Some(
+                req.entry
+                    .chars()
+                    .take(200)
+                    .filter(|c| !c.is_control())
+                    .collect(),
+            );
+            event.field = Some(
+                req.field
+                    .chars()
+                    .take(200)
+                    .filter(|c| !c.is_control())
+                    .collect(),
+            );
+            event.host = Some(format!(
+                "{}:{}",
+                req.host
+                    .chars()
+                    .take(253)
+                    .filter(|c| !c.is_control())
+                    .collect::<String>(),
+                req.port
+            ));
             event.source = Some(peer.ip().to_string());
             audit::append(tx, sealer, now, &event.refused("reflected"))?;
             Ok(Ok(()))
@@ -173,18 +221,26 @@ async fn reflected(
     }
 }
 
-async fn whoami(State(vault): State<Arc<Vault>>, headers: HeaderMap) -> Response {
+async fn whoami(
+    State(vault): State<Arc<Vault>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let hash = credential_hash(&headers);
     let now = vault.now();
     let result = vault
         .run(move |tx, sealer| {
-            Ok(authenticate(tx, sealer, &hash, now)?.map(|a| WhoAmI {
-                agent: a.body.name,
-                agent_id: a.row.id,
-                vault_id: sealer.vault_id.clone(),
-                state: a.row.state,
-                expires_at: a.row.expires_at,
-            }))
+            Ok(
+                authenticate_audited(tx, sealer, &hash, peer, "cli", "whoami", now)?.map(|a| {
+                    WhoAmI {
+                        agent: a.body.name,
+                        agent_id: a.row.id,
+                        vault_id: sealer.vault_id.clone(),
+                        state: a.row.state,
+                        expires_at: a.row.expires_at,
+                    }
+                }),
+            )
         })
         .await;
     match result {

@@ -32,6 +32,15 @@ pub enum DataDirError {
     BadKey(String),
     #[error("the key file does not match this database (was vault.key replaced?)")]
     WrongKey,
+    #[error(
+        "{0} is not a valid owner token: delete it and restart `clavitor serve` to create a new one"
+    )]
+    BadOwnerToken(String),
+    #[error(
+        "vault.db holds no vault but vault.key exists: restore vault.db from your backup \
+         (or move vault.key away to start a new, empty vault)"
+    )]
+    DatabaseMissing,
     #[error("database: {0}")]
     Store(#[from] clavitor_store::StoreError),
 }
@@ -132,6 +141,12 @@ impl DataDir {
             create_secret_file(&token_path, format!("{}\n", t.expose()).as_bytes())?;
         }
         let owner_token = String::from_utf8(read_secret_file(&token_path)?).unwrap_or_default();
+        // An empty or damaged token file must never mean "no token needed".
+        if token::check_random_token(OWNER_PREFIX, owner_token.trim()).is_err() {
+            return Err(DataDirError::BadOwnerToken(
+                token_path.display().to_string(),
+            ));
+        }
         let owner_token_hash = token::hash(owner_token.trim());
 
         if db_path.exists() {
@@ -146,6 +161,9 @@ impl DataDir {
             .run(Box::new(move |tx: &mut dyn Tx| {
                 let id = match tx.meta_get(VAULT_ID_KEY)? {
                     Some(id) => String::from_utf8(id).unwrap_or_default(),
+                    // A key made earlier means a vault existed: an empty
+                    // database is a lost one, not a new one.
+                    None if !fresh => return Ok(None),
                     None => {
                         let id = uuid::Uuid::new_v4().to_string();
                         tx.meta_set(VAULT_ID_KEY, id.as_bytes())?;
@@ -154,10 +172,10 @@ impl DataDir {
                     }
                 };
                 let stored_check = tx.meta_get("key_check")?;
-                Ok((id, stored_check.as_deref() == Some(&check[..])))
+                Ok(Some((id, stored_check.as_deref() == Some(&check[..]))))
             }))
             .await?;
-        let (vault_id, key_matches) = vault_id;
+        let (vault_id, key_matches) = vault_id.ok_or(DataDirError::DatabaseMissing)?;
         if !key_matches {
             return Err(DataDirError::WrongKey);
         }

@@ -38,3 +38,16 @@ pub fn json<T: serde::Serialize>(value: &T) -> Response {
     );
     res
 }
+
+/// The bearer credential of a request, `""` when absent. The scheme is
+/// matched case-insensitively (RFC 9110).
+pub fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .unwrap_or("")
+}

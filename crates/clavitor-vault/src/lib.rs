@@ -47,6 +47,7 @@ pub fn app(vault: Arc<Vault>) -> Router {
         .merge(owner_api::routes())
         .merge(web::routes(&vault))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Method, path, status and latency only: never headers or bodies.
         .layer(
@@ -64,6 +65,10 @@ pub fn app(vault: Arc<Vault>) -> Router {
 
 async fn health() -> axum::response::Response {
     extract::json(&serde_json::json!({"ok": true}))
+}
+
+async fn wrong_method() -> axum::response::Response {
+    error::refusal(clavitor_core::ErrorCode::MethodNotAllowed)
 }
 
 async fn not_found() -> axum::response::Response {

@@ -50,15 +50,13 @@ fn owner(vault: &Vault, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Err
     if !peer.ip().is_loopback() && !is_mapped_loopback(peer) {
         return Err(ErrorCode::OwnerLoopbackOnly);
     }
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if clavitor_crypto::token::hashes_equal(
-        &clavitor_crypto::token::hash(bearer),
-        &vault.owner_token_hash,
-    ) {
+    let bearer = crate::extract::bearer(headers);
+    if !bearer.is_empty()
+        && clavitor_crypto::token::hashes_equal(
+            &clavitor_crypto::token::hash(bearer),
+            &vault.owner_token_hash,
+        )
+    {
         Ok(())
     } else {
         Err(ErrorCode::InvalidToken)
@@ -110,12 +108,30 @@ fn respond<T: serde::Serialize>(result: Result<T, VaultError>) -> Response {
     }
 }
 
+/// Refuses (and audits, as `owner:unknown`) a request without the owner
+/// token or from a non-loopback address.
 macro_rules! owner_guard {
     ($vault:expr, $headers:expr, $peer:expr) => {
         if let Err(code) = owner(&$vault, &$headers, $peer) {
-            return refusal(code);
+            return refuse_audited(&$vault, $peer, code).await;
         }
     };
+}
+
+async fn refuse_audited(vault: &Vault, peer: SocketAddr, code: ErrorCode) -> Response {
+    let now = vault.now();
+    let written = vault
+        .run(move |tx, sealer| {
+            let mut event = AuditEvent::new("owner:unknown", "owner.auth");
+            event.source = Some(peer.ip().to_string());
+            audit::append(tx, sealer, now, &event.refused(code.code()))?;
+            Ok(())
+        })
+        .await;
+    match written {
+        Ok(()) => refusal(code),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -131,7 +147,12 @@ async fn list_entries(
     h: HeaderMap,
 ) -> Response {
     owner_guard!(v, h, peer);
-    respond(v.run(|tx, s| entries::list(tx, s)).await)
+    respond(
+        audited(&v, peer, "entry.list", None, |tx, s, _| {
+            entries::list(tx, s)
+        })
+        .await,
+    )
 }
 
 async fn create_entry(
@@ -178,7 +199,13 @@ async fn show_entry(
             .await,
         )
     } else {
-        respond(v.run(move |tx, s| show(tx, s, false, &q.name)).await)
+        let name = Some(q.name.clone());
+        respond(
+            audited(&v, peer, "entry.show", name, move |tx, s, _| {
+                show(tx, s, false, &q.name)
+            })
+            .await,
+        )
     }
 }
 
@@ -222,7 +249,13 @@ async fn entry_history(
     Query(q): Query<NameQuery>,
 ) -> Response {
     owner_guard!(v, h, peer);
-    respond(v.run(move |tx, s| entries::history(tx, s, &q.name)).await)
+    let name = Some(q.name.clone());
+    respond(
+        audited(&v, peer, "entry.history", name, move |tx, s, _| {
+            entries::history(tx, s, &q.name)
+        })
+        .await,
+    )
 }
 
 async fn list_agents(
@@ -231,7 +264,7 @@ async fn list_agents(
     h: HeaderMap,
 ) -> Response {
     owner_guard!(v, h, peer);
-    respond(v.run(|tx, s| agents::list(tx, s)).await)
+    respond(audited(&v, peer, "agent.list", None, |tx, s, _| agents::list(tx, s)).await)
 }
 
 async fn create_agent(
@@ -262,8 +295,9 @@ async fn show_agent(
     Query(q): Query<NameQuery>,
 ) -> Response {
     owner_guard!(v, h, peer);
+    let target = Some(format!("agent:{}", q.name));
     respond(
-        v.run(move |tx, s| {
+        audited(&v, peer, "agent.show", target, move |tx, s, _| {
             let (row, _) = agents::find(tx, s, &q.name)?;
             agents::view(s, tx, &row)
         })
@@ -380,7 +414,7 @@ async fn audit_list(
     let entry = q.entry.map(|e| clavitor_core::normalize_name(&e));
     let since = q.since.unwrap_or(i64::MIN);
     respond(
-        v.run(move |tx, s| {
+        audited(&v, peer, "audit.read", None, move |tx, s, _| {
             let mut out = Vec::new();
             let mut after = 0;
             loop {
@@ -427,7 +461,7 @@ async fn audit_verify(
 ) -> Response {
     owner_guard!(v, h, peer);
     respond(
-        v.run(|tx, s| {
+        audited(&v, peer, "audit.verify", None, |tx, s, _| {
             let r = audit::verify(tx, s)?;
             Ok(Verification {
                 ok: r.ok,
@@ -446,7 +480,12 @@ async fn personal_key(
     h: HeaderMap,
 ) -> Response {
     owner_guard!(v, h, peer);
-    respond(v.run(|tx, s| crate::personal::get(tx, s)).await)
+    respond(
+        audited(&v, peer, "personal-key.get", None, |tx, s, _| {
+            crate::personal::get(tx, s)
+        })
+        .await,
+    )
 }
 
 async fn set_personal_key(

@@ -130,13 +130,17 @@ impl HostPattern {
     }
 
     /// Exact, case-insensitive match; a trailing dot, another port or an
-    /// extra label never matches.
+    /// extra label never matches, nor does anything that is not a DNS name
+    /// or an IP literal.
     pub fn matches(&self, host: &str, port: u16) -> bool {
-        if port != self.port {
+        if port != self.port || !valid_host(host) {
             return false;
         }
         let host = host.to_ascii_lowercase();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&host);
         if self.wildcard {
             match host
                 .strip_suffix(&self.host)
@@ -149,6 +153,27 @@ impl HostPattern {
             host == self.host
         }
     }
+}
+
+/// A DNS name (labels of letters, digits and `-`, at most 253 bytes) or an
+/// IP literal (IPv6 optionally in one pair of brackets).
+pub fn valid_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn split_port(spec: &str) -> Option<(&str, u16)> {

@@ -302,9 +302,6 @@ fn audit_exports_never_hold_values() {
 /// `clavitor audit` table must not pass terminal control sequences through
 /// or let one record print as several rows.
 #[test]
-#[ignore = "FINDING (medium): `clavitor audit` prints attacker-chosen entry names raw: an \
-            unauthenticated request can inject ANSI/OSC escape sequences into the owner's \
-            terminal and forge whole audit rows with embedded newlines"]
 fn audit_table_neutralises_control_characters() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -316,7 +313,8 @@ fn audit_table_neutralises_control_characters() {
         None,
         Some(serde_json::json!({"entry": forged, "field": "\x1b[31mred"})),
     );
-    assert_eq!(s, 401);
+    // Refused as malformed (CV-1001) or unauthenticated (CV-2048); audited either way.
+    assert!(s == 400 || s == 401, "{s}");
     let mut c = owner_cli(&r.url, &data);
     c.arg("audit");
     let (code, out, err) = output(c);
@@ -564,10 +562,6 @@ fn a_damaged_database_refuses_or_serves_refusals_never_panics() {
 /// to an existing key must not come up as a brand-new vault with a fresh,
 /// "verified" audit chain: that silently erases the audit trail.
 #[test]
-#[ignore = "FINDING (medium): a 0-byte vault.db beside the old vault.key starts as a brand-new \
-            vault whose empty audit log `audit verify` calls intact (the trail is erased without \
-            a trace); with the meta vault_id/key_check rows deleted it also starts, under a new \
-            vault id (verify then fails and every entry is CV-2099)"]
 fn an_emptied_database_is_not_silently_a_new_vault() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, cred) = stopped_vault(tmp.path());
@@ -637,8 +631,6 @@ fn a_truncated_wal_after_kill_9_never_panics() {
 /// operator emptying it to rotate) must not open the owner API to requests
 /// without a token.
 #[test]
-#[ignore = "FINDING (high): with an empty owner.token the server starts and serves every owner \
-            route to requests carrying no Authorization header"]
 fn an_empty_owner_token_file_does_not_open_the_owner_api() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, _cred) = stopped_vault(tmp.path());

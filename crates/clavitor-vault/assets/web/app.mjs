@@ -191,7 +191,7 @@ async function setupPage() {
       const done = await api.post('/v1/web/passkeys/register/finish', {
         ceremony: start.ceremony,
         credential: reg.json,
-        prf: reg.prf.enabled,
+        prf_capable: reg.prf.enabled,
       });
       api.setCsrf(done.csrf);
       await refreshSession();

@@ -431,9 +431,10 @@ async fn take_ceremony(vault: &Vault, id: String) -> Result<CeremonyRow, VaultEr
 struct RegisterFinish {
     ceremony: String,
     credential: RegisterPublicKeyCredential,
-    /// Whether the browser reported the PRF extension enabled.
+    /// Whether the browser reported the PRF extension enabled (a flag, never
+    /// a PRF result).
     #[serde(default)]
-    prf: bool,
+    prf_capable: bool,
 }
 
 async fn register_finish(
@@ -486,7 +487,7 @@ async fn register_finish(
         passkey,
         name,
         prf_salt,
-        prf: req.prf,
+        prf: req.prf_capable,
         created_at: now,
         last_used_at: Some(now),
     };

@@ -53,20 +53,55 @@ pub async fn run(opts: &OwnerOpts, cmd: AuditCmd) -> anyhow::Result<()> {
     let records = vault
         .audit(cmd.agent.as_deref(), cmd.entry.as_deref(), since)
         .await?;
-    if cmd.json {
+    let text = if cmd.json {
+        let mut out = String::new();
         for r in &records {
-            println!("{}", serde_json::to_string(r)?);
+            out.push_str(&serde_json::to_string(r)?);
+            out.push('\n');
         }
+        out
     } else if cmd.csv {
-        write_csv(&records)?;
+        csv_text(&records)?
     } else {
-        print_rows(&records);
-    }
-    Ok(())
+        table_text(&records)
+    };
+    write_stdout(&text)
 }
 
-fn write_csv(records: &[AuditRecord]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(std::io::stdout());
+/// Writes to stdout; a reader that closed the pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Names in the log come from agents, so they may hold anything: control
+/// and bidirectional-override characters are shown as `?`, so a name can
+/// neither fake a row nor drive the owner's terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+            if c.is_control() || bidi { '?' } else { c }
+        })
+        .collect()
+}
+
+/// CSV cells that a spreadsheet would run as a formula get a leading `'`.
+fn csv_cell(text: &str) -> String {
+    let text = printable(text);
+    if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+fn csv_text(records: &[AuditRecord]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "seq", "time", "action", "entry", "actor", "outcome", "reason", "field", "host", "from",
     ])?;
@@ -74,21 +109,21 @@ fn write_csv(records: &[AuditRecord]) -> anyhow::Result<()> {
         w.write_record([
             r.seq.to_string(),
             format_time(r.at),
-            r.action.clone(),
-            r.entry.clone().unwrap_or_default(),
-            r.actor.clone(),
-            r.outcome.clone(),
-            r.reason.clone().unwrap_or_default(),
-            r.field.clone().unwrap_or_default(),
-            r.host.clone().unwrap_or_default(),
-            r.source.clone().unwrap_or_default(),
+            csv_cell(&r.action),
+            csv_cell(r.entry.as_deref().unwrap_or_default()),
+            csv_cell(&r.actor),
+            csv_cell(&r.outcome),
+            csv_cell(r.reason.as_deref().unwrap_or_default()),
+            csv_cell(r.field.as_deref().unwrap_or_default()),
+            csv_cell(r.host.as_deref().unwrap_or_default()),
+            csv_cell(r.source.as_deref().unwrap_or_default()),
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn print_rows(records: &[AuditRecord]) {
+fn table_text(records: &[AuditRecord]) -> String {
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
@@ -98,11 +133,17 @@ fn print_rows(records: &[AuditRecord]) {
             };
             vec![
                 format_time(r.at),
-                r.action.clone(),
-                r.entry.clone().unwrap_or_else(|| "-".into()),
-                r.actor.clone(),
-                outcome,
-                r.source.clone().unwrap_or_else(|| "-".into()),
+                printable(&r.action),
+                r.entry
+                    .as_deref()
+                    .map(printable)
+                    .unwrap_or_else(|| "-".into()),
+                printable(&r.actor),
+                printable(&outcome),
+                r.source
+                    .as_deref()
+                    .map(printable)
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -123,10 +164,13 @@ fn print_rows(records: &[AuditRecord]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", fmt(&header.map(String::from)));
+    let mut out = fmt(&header.map(String::from));
+    out.push('\n');
     for row in &rows {
-        println!("{}", fmt(row));
+        out.push_str(&fmt(row));
+        out.push('\n');
     }
+    out
 }
 
 #[cfg(test)]

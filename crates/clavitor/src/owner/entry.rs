@@ -157,11 +157,11 @@ pub async fn run(opts: &OwnerOpts, cmd: EntryCmd) -> anyhow::Result<()> {
                     fields: built.specs,
                 })
                 .await?;
+            let n = view.fields.len();
+            let noun = if n == 1 { "field" } else { "fields" };
             println!(
-                "Added \"{}\" ({} fields, revision {}).",
-                view.name,
-                view.fields.len(),
-                view.rev
+                "Added \"{}\" ({n} {noun}, revision {}).",
+                view.name, view.rev
             );
         }
         EntryCmd::Show { name, reveal, json } => {
