@@ -305,6 +305,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
   await t.test('audit page shows the accesses with a verified chain; CSV matches clavitor audit --csv', async () => {
     await page.click('nav a[href="/audit"]');
     await page.waitForSelector('#audit-verified.ok');
+    await page.waitForSelector('#audit-rows tr:has-text("agent.create")');
     const rows = await page.locator('#audit-rows tr').allTextContents();
     assert.ok(rows.some((r) => r.includes('read') && r.includes('cli:codex') && r.includes('GitHub')), rows.join('\n'));
     assert.ok(rows.some((r) => r.includes('CV-2041')), 'refused read listed');
