@@ -52,7 +52,7 @@ fn output(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-pub fn run() -> anyhow::Result<()> {
+pub fn run(table: &mut crate::bench_proxy::Table) -> anyhow::Result<()> {
     crate::run(
         "cargo",
         &[
@@ -135,22 +135,30 @@ pub fn run() -> anyhow::Result<()> {
             c.args(["get", "GitHub"]);
             c
         })?);
-        println!("\nAgent CLI benchmark ({RUNS} runs each, release build, vault on loopback)\n");
-        println!(
-            "{:<40} {:>10} {:>12} {:>8} {:>12}",
-            "figure", "median", "baseline", "ratio", "target"
+        eprintln!(
+            "agent CLI: `true` {floor:.2} ms, `clavitor-cli get` {get:.2} ms (medians of {RUNS})"
         );
-        println!(
-            "{:<40} {:>8.2}ms {:>12} {:>8} {:>12}",
-            "spawn `true`", floor, "-", "-", "-"
+        table.section("Agent CLI (cargo xtask bench cli)");
+        table.row(
+            "spawn `true` (median)",
+            &format!("{floor:.2} ms"),
+            "",
+            "",
+            "",
+            "",
         );
-        println!(
-            "{:<40} {:>8.2}ms {:>10.2}ms {:>8.1} {:>12}",
-            "clavitor-cli get (end to end)",
-            get,
-            floor,
-            get / floor,
-            "<10ms, <=5x"
+        let verdict = if get < 10.0 && get / floor <= 5.0 {
+            "met"
+        } else {
+            "MISSED"
+        };
+        table.row(
+            "clavitor-cli get, end to end (median)",
+            &format!("{get:.2} ms"),
+            &format!("{floor:.2} ms (`true`)"),
+            &format!("{:.2}x", get / floor),
+            "< 10 ms and ≤ 5x",
+            verdict,
         );
         Ok(())
     })();

@@ -33,7 +33,7 @@ const SECRET: &str = "sk-bench-4f1d2c3b5a69788796a5b4c3d2e1f0a9";
 const REFERENCE_HEADER: &str = "Authorization: Bearer clavitor://Bench/key";
 const SSE_STREAMS: usize = 100;
 
-pub fn run() -> anyhow::Result<()> {
+pub fn run(t: &mut Table) -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("CLAVITOR_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -272,7 +272,7 @@ pub fn run() -> anyhow::Result<()> {
     let peak_open = sse.extra("peak_open").unwrap_or(0.0);
 
     // ---- the table.
-    let mut t = Table::default();
+    t.section("Proxy (cargo xtask bench proxy)");
     t.info("(a) direct: p50 @1 conn", us(a1.p50), &a1);
     t.info("(a) direct: p99 @1 conn", us(a1.p99), &a1);
     t.info("(a) direct: rps @16 conns", rps(a16.rps), &a16);
@@ -383,7 +383,6 @@ pub fn run() -> anyhow::Result<()> {
         nginx_version(&nginx),
         s(&data_dir)
     ));
-    t.print();
     drop(procs);
     Ok(())
 }
@@ -469,14 +468,20 @@ fn rps(v: f64) -> String {
     format!("{v:.0} req/s")
 }
 
+/// The one benchmark table `cargo xtask bench` prints (DESIGN.md §12).
 #[derive(Default)]
-struct Table {
+pub struct Table {
     rows: Vec<[String; 6]>,
     notes: Vec<String>,
 }
 
 impl Table {
-    fn row(&mut self, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str) {
+    /// A heading row for the next benchmark's figures.
+    pub fn section(&mut self, title: &str) {
+        self.row(&format!("— {title}"), "", "", "", "", "");
+    }
+
+    pub fn row(&mut self, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str) {
         self.rows.push([a, b, c, d, e, f].map(str::to_owned));
     }
 
@@ -522,11 +527,11 @@ impl Table {
         self.note_errors(label, r);
     }
 
-    fn note(&mut self, note: String) {
+    pub fn note(&mut self, note: String) {
         self.notes.push(note);
     }
 
-    fn print(&self) {
+    pub fn print(&self) {
         let header = ["figure", "value", "baseline", "ratio", "target", ""];
         let mut widths = header.map(|h| h.chars().count());
         for row in &self.rows {

@@ -172,39 +172,55 @@ async fn main() {
     let agent = VaultClient::new(&url, Some(Secret::new(cred))).unwrap();
 
     let fsync = fsync_rate(&data_dir);
-    println!("Vault benchmark (data dir on the same disk as the fsync probe)\n");
-    println!(
-        "{:<44} {:>12} {:>14} {:>8}",
-        "figure", "value", "baseline", "ratio"
-    );
-    println!(
-        "{:<44} {:>12.0} {:>14} {:>8}",
-        "fsync rate of the disk (fdatasync/s)", fsync, "-", "-"
-    );
+    // Progress on stderr; the figures as `ROW\t…` lines for `cargo xtask bench`.
+    eprintln!("vault: fsync rate {fsync:.0}/s");
+    let row = |cells: [&str; 6]| println!("ROW\t{}", cells.join("\t"));
+    row([
+        "disk fdatasync rate",
+        &format!("{fsync:.0} /s"),
+        "",
+        "",
+        "",
+        "",
+    ]);
     for clients in [1usize, 8, 64] {
         let rps = reads_per_second(&agent, clients).await;
-        println!(
-            "{:<44} {:>12.0} {:>14} {:>8.2}",
-            format!("audited agent reads/s, {clients} clients"),
-            rps,
-            format!("{fsync:.0} fsync/s"),
-            rps / fsync
-        );
+        eprintln!("vault: {clients} clients: {rps:.0} audited reads/s");
+        let (target, verdict) = match clients {
+            64 => (
+                "well above 1x",
+                if rps / fsync > 2.0 { "met" } else { "MISSED" },
+            ),
+            _ => ("", ""),
+        };
+        row([
+            &format!("audited agent reads/s, {clients} clients"),
+            &format!("{rps:.0} /s"),
+            &format!("{fsync:.0} fsync/s"),
+            &format!("{:.2}x", rps / fsync),
+            target,
+            verdict,
+        ]);
     }
     let p1k = p50_read_ms(&agent, &sample).await;
     grow_to(&vault, 999, 100_000).await;
     let p100k = p50_read_ms(&agent, &sample).await;
-    println!(
-        "{:<44} {:>10.3}ms {:>14} {:>8}",
-        "read p50 latency, 1k entries", p1k, "-", "-"
-    );
-    println!(
-        "{:<44} {:>10.3}ms {:>12.3}ms {:>8.2}",
-        "read p50 latency, 100k entries",
-        p100k,
-        p1k,
-        p100k / p1k
-    );
+    row([
+        "read p50, 1k entries",
+        &format!("{p1k:.3} ms"),
+        "",
+        "",
+        "",
+        "",
+    ]);
+    row([
+        "read p50, 100k entries",
+        &format!("{p100k:.3} ms"),
+        &format!("{p1k:.3} ms (1k)"),
+        &format!("{:.2}x", p100k / p1k),
+        "flat",
+        if p100k / p1k < 1.5 { "met" } else { "MISSED" },
+    ]);
     let _ = data
         .store
         .run(Box::new(|_tx: &mut dyn clavitor_store::Tx| Ok(())))
