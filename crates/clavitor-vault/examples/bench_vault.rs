@@ -108,17 +108,7 @@ async fn main() {
     let data = DataDir::open(&data_dir).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let vault = Vault::new(
-        data.store.clone(),
-        clavitor_vault::sealer::Sealer::new(
-            data.sealer.vault_id.clone(),
-            data.sealer.keys().clone(),
-        ),
-        data.owner_token_hash,
-        url.clone(),
-        None,
-        system_clock(),
-    );
+    let vault = Vault::new(&data, url.clone(), None, system_clock());
     let server_vault = vault.clone();
     tokio::spawn(async move {
         axum::serve(

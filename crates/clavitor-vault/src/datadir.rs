@@ -180,7 +180,7 @@ impl DataDir {
             return Err(DataDirError::WrongKey);
         }
         let sealer = Sealer::new(vault_id, keys);
-        let audit_sealer = Sealer::new(sealer.vault_id.clone(), sealer.keys().clone());
+        let audit_sealer = sealer.clone();
         store
             .run(Box::new(move |tx: &mut dyn Tx| {
                 crate::audit::init(tx, &audit_sealer)

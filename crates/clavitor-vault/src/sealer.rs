@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::error::VaultError;
 
+#[derive(Clone)]
 pub struct Sealer {
     pub vault_id: String,
     keys: DerivedKeys,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clavitor_store::{SqliteStore, Store, StoreError, Tx};
 
+use crate::datadir::DataDir;
 use crate::error::VaultError;
 use crate::sealer::Sealer;
 
@@ -32,21 +33,21 @@ pub struct Vault {
 }
 
 impl Vault {
+    /// The vault served from an opened data directory (which must outlive it:
+    /// it holds the lock).
     pub fn new(
-        store: SqliteStore,
-        sealer: Sealer,
-        owner_token_hash: [u8; 32],
+        data: &DataDir,
         public_url: String,
         pin: Option<String>,
         clock: Clock,
     ) -> Arc<Vault> {
         Arc::new(Vault {
-            store,
-            sealer: Arc::new(sealer),
+            store: data.store.clone(),
+            sealer: Arc::new(data.sealer.clone()),
             clock,
             public_url,
             pin,
-            owner_token_hash,
+            owner_token_hash: data.owner_token_hash,
         })
     }
 
@@ -54,7 +55,9 @@ impl Vault {
         (self.clock)()
     }
 
-    /// Runs `f` in one transaction; a refusal (`Err`) rolls back its writes.
+    /// Runs `f` in one transaction. A store error rolls back everything `f`
+    /// wrote; a refusal keeps it (so its audit record survives): write nothing
+    /// but the audit record before refusing.
     pub async fn run<R, F>(&self, f: F) -> Result<R, VaultError>
     where
         R: Send + 'static,

@@ -1505,17 +1505,7 @@ async fn serve_on(
         .unwrap();
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let local = listener.local_addr().unwrap();
-    let vault = clavitor_vault::Vault::new(
-        data.store.clone(),
-        clavitor_vault::sealer::Sealer::new(
-            data.sealer.vault_id.clone(),
-            data.sealer.keys().clone(),
-        ),
-        data.owner_token_hash,
-        format!("http://{local}"),
-        None,
-        Arc::new(|| T0),
-    );
+    let vault = clavitor_vault::Vault::new(&data, format!("http://{local}"), None, Arc::new(|| T0));
     let task = tokio::spawn(async move {
         let _keep = data;
         let _ = axum::serve(

@@ -84,17 +84,7 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
         .as_ref()
         .filter(|_| opts.tls_self_signed)
         .map(|t| t.pin.clone());
-    let vault = Vault::new(
-        data.store.clone(),
-        clavitor_vault::sealer::Sealer::new(
-            data.sealer.vault_id.clone(),
-            data.sealer.keys().clone(),
-        ),
-        data.owner_token_hash,
-        public_url.clone(),
-        pin.clone(),
-        system_clock(),
-    );
+    let vault = Vault::new(&data, public_url.clone(), pin.clone(), system_clock());
     tracing::info!(listen = %local, data_dir = %dir.display(), "vault ready");
     println!(
         "Clavitor vault listening on {scheme}://{local} (data: {})",

@@ -123,3 +123,68 @@ pub async fn setup_link(vault: &Vault) -> Result<Option<String>, VaultError> {
         .await?;
     Ok(created.then(|| format!("{}/setup#{token}", web.origin)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_vaults_are_served_on_localhost() {
+        let web = Web::from_public_url("http://127.0.0.1:1984").unwrap();
+        assert_eq!(web.origin, "http://localhost:1984");
+        assert_eq!(web.rp_id, "localhost");
+        let web = Web::from_public_url("http://[::1]:8080/").unwrap();
+        assert_eq!(web.origin, "http://localhost:8080");
+        let web = Web::from_public_url("https://Vault.Example.com").unwrap();
+        assert_eq!(web.origin, "https://vault.example.com");
+        assert_eq!(web.rp_id, "vault.example.com");
+    }
+
+    #[test]
+    fn a_public_ip_cannot_host_passkeys() {
+        assert!(Web::from_public_url("https://192.0.2.7:1984").is_err());
+        assert!(Web::from_public_url("not a url").is_err());
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("cookie", "a=1; __Host-clavitor=abc; b=2".parse().unwrap());
+        assert_eq!(session::cookie_token(&h).as_deref(), Some("abc"));
+        let mut h = axum::http::HeaderMap::new();
+        h.append("cookie", "clavitor=abc".parse().unwrap());
+        assert_eq!(session::cookie_token(&h), None);
+    }
+
+    #[test]
+    fn state_changing_requests_must_come_from_the_vault_origin() {
+        let web = Web::from_public_url("http://127.0.0.1:1984").unwrap();
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert!(
+            session::check_origin(&web, &headers(&[("origin", "http://localhost:1984")])).is_ok()
+        );
+        assert!(session::check_origin(&web, &headers(&[])).is_err());
+        assert!(
+            session::check_origin(&web, &headers(&[("origin", "http://127.0.0.1:1984")])).is_err()
+        );
+        assert!(
+            session::check_origin(&web, &headers(&[("origin", "http://evil.example")])).is_err()
+        );
+        assert!(
+            session::check_origin(
+                &web,
+                &headers(&[
+                    ("origin", "http://localhost:1984"),
+                    ("sec-fetch-site", "cross-site")
+                ])
+            )
+            .is_err()
+        );
+    }
+}

@@ -53,12 +53,7 @@ impl TestVault {
         let url = format!("http://{addr}");
         let c = clock.clone();
         let vault = Vault::new(
-            data.store.clone(),
-            clavitor_vault::sealer::Sealer::new(
-                data.sealer.vault_id.clone(),
-                data.sealer.keys().clone(),
-            ),
-            data.owner_token_hash,
+            &data,
             url.clone(),
             None,
             Arc::new(move || c.load(Ordering::SeqCst)),
