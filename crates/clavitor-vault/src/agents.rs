@@ -22,6 +22,18 @@ fn bad() -> VaultError {
     VaultError::Refused(ErrorCode::BadRequest)
 }
 
+/// Actor names the audit log uses for requests it cannot attribute.
+const RESERVED: &[&str] = &["unknown", "unchecked"];
+
+/// A display name usable for an agent.
+fn agent_name(raw: &str) -> Result<String, VaultError> {
+    let name = clean_display_name(raw).map_err(|_| bad())?;
+    if RESERVED.contains(&crate::model::agent_slug(&name).as_str()) {
+        return Err(bad());
+    }
+    Ok(name)
+}
+
 /// Resolves grant specs (entry names, field labels) to ids.
 fn resolve_grants(
     tx: &mut dyn Tx,
@@ -111,7 +123,7 @@ pub fn create(
     pin: Option<String>,
     now: i64,
 ) -> Result<Issued, VaultError> {
-    let name = clean_display_name(&req.name).map_err(|_| bad())?;
+    let name = agent_name(&req.name)?;
     let index = sealer.agent_index(&name);
     if tx.agent_by_index(&index)?.is_some() {
         return Err(ErrorCode::NameTaken.into());
@@ -153,7 +165,7 @@ pub fn create(
 pub fn edit(tx: &mut dyn Tx, sealer: &Sealer, req: &AgentEdit, now: i64) -> Result<(), VaultError> {
     let (mut row, mut body) = find(tx, sealer, &req.name)?;
     if let Some(new_name) = &req.rename {
-        let new_name = clean_display_name(new_name).map_err(|_| bad())?;
+        let new_name = agent_name(new_name)?;
         let index = sealer.agent_index(&new_name);
         if let Some(other) = tx.agent_by_index(&index)?
             && other.id != row.id

@@ -153,9 +153,10 @@ impl Sealer {
             .to_vec()
     }
 
+    /// Agents are told apart by their audit slug (`cli:deploy-agent`), so
+    /// two agents can never appear under one actor name.
     pub fn agent_index(&self, name: &str) -> Vec<u8> {
-        self.keys
-            .blind_index("agent", normalize_name(name).as_str())
-            .to_vec()
+        let slug = crate::model::agent_slug(normalize_name(name).as_str());
+        self.keys.blind_index("agent", &slug).to_vec()
     }
 }

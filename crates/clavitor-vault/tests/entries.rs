@@ -213,3 +213,44 @@ async fn narrowed_grants_and_default_fields() {
     );
     v.stop().await;
 }
+
+#[tokio::test]
+async fn agents_are_unique_by_their_audit_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("GitHub", &[("password", "pw")]).await;
+    let create = |name: &str| clavitor_core::api::AgentCreate {
+        name: name.into(),
+        grants: vec![clavitor_core::api::GrantSpec {
+            entry: "GitHub".into(),
+            fields: None,
+        }],
+        ..Default::default()
+    };
+    v.owner().create_agent(&create("Codex 1")).await.unwrap();
+    // Would share the actor `cli:codex-1` in the audit log.
+    assert_eq!(
+        code(
+            &v.owner()
+                .create_agent(&create("codex-1"))
+                .await
+                .err()
+                .unwrap()
+        ),
+        "CV-1004"
+    );
+    // Reserved for requests the log cannot attribute.
+    for reserved in ["Unknown", "unchecked"] {
+        assert_eq!(
+            code(
+                &v.owner()
+                    .create_agent(&create(reserved))
+                    .await
+                    .err()
+                    .unwrap()
+            ),
+            "CV-1001"
+        );
+    }
+    v.stop().await;
+}
