@@ -19,6 +19,11 @@ const bin = (name) => path.join(root, 'target', 'debug', name);
 const CHROMIUM = process.env.CLAVITOR_CHROMIUM || '/usr/bin/chromium';
 const CANARY = `CANARY-personal-${Math.random().toString(36).slice(2)}-recovery`;
 const PASSWORD = 'gh-shared-password-42';
+// CLAVITOR_SCREENSHOTS=DIR saves a PNG of each main page there (for docs/).
+const SHOTS = process.env.CLAVITOR_SCREENSHOTS;
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
 
 let server;
 let serverOut = '';
@@ -126,6 +131,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     assert.equal(res.headers()['cache-control'], 'no-store');
     await page.click('#setup-passkey');
     await page.waitForSelector('#recovery-code', { timeout: 20000 });
+    await shot(page, 'setup');
     const key = await page.evaluate(() => fetch('/v1/web/personal-key').then((r) => r.json()));
     assert.match(key.public_key, /^[A-Za-z0-9_-]{87}$/);
     assert.equal(key.wraps.filter((w) => w.kind === 'passkey').length, 1);
@@ -160,6 +166,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.click('#reveal-personal');
     await page.waitForFunction(
       (c) => document.querySelector('[data-field="recovery_codes"]')?.textContent === c, CANARY, { timeout: 15000 });
+    await shot(page, 'entries');
   });
 
   let token;
@@ -171,6 +178,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.click('#create-agent');
     await page.waitForSelector('#agent-token');
     token = (await page.textContent('#agent-token')).trim();
+    await shot(page, 'agents');
     assert.match(token, /^cvt_/);
     assert.match(await page.textContent('#agent-init'), /echo "\$CLAVITOR_TOKEN" \| clavitor-cli init/);
   });
@@ -241,6 +249,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
   await t.test('log out, log in again with the same passkey: the personal field decrypts', async () => {
     await page.click('#logout');
     await page.waitForSelector('#login');
+    await shot(page, 'login');
     const stage = await page.evaluate(() => fetch('/v1/web/session').then((r) => r.json()));
     assert.equal(stage.stage, 'none');
     await page.click('#login');
@@ -250,6 +259,23 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.click('#reveal-personal');
     await page.waitForFunction(
       (c) => document.querySelector('[data-field="recovery_codes"]')?.textContent === c, CANARY, { timeout: 15000 });
+  });
+
+  await t.test('a personal field written by the owner CLI decrypts in the browser; no CLI reads it', async () => {
+    const cliCanary = `CLI-CANARY-${Math.random().toString(36).slice(2)}`;
+    const add = owner(['entry', 'add', 'Bank', '--personal', `iban=${cliCanary}`, '--info', 'holder=Ada']);
+    assert.equal(add.status, 0, add.stderr);
+    const show = owner(['entry', 'show', 'Bank']);
+    assert.ok(!show.stdout.includes(cliCanary) && !show.stderr.includes(cliCanary));
+    await page.click('nav a[href="/entries"]');
+    await page.click('text=Bank');
+    await page.waitForSelector('#reveal-personal');
+    await page.click('#reveal-personal');
+    await page.waitForFunction(
+      (c) => document.querySelector('[data-field="iban"]')?.textContent === c, cliCanary, { timeout: 15000 });
+    for (const f of readdirSync(dataDir)) {
+      assert.ok(!readFileSync(path.join(dataDir, f)).includes(Buffer.from(cliCanary)), `CLI canary in ${f}`);
+    }
   });
 
   await t.test('an authenticator that was not enrolled cannot log in', async () => {
@@ -306,6 +332,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.click('nav a[href="/audit"]');
     await page.waitForSelector('#audit-verified.ok');
     await page.waitForSelector('#audit-rows tr:has-text("agent.create")');
+    await shot(page, 'audit');
     const rows = await page.locator('#audit-rows tr').allTextContents();
     assert.ok(rows.some((r) => r.includes('read') && r.includes('cli:codex') && r.includes('GitHub')), rows.join('\n'));
     assert.ok(rows.some((r) => r.includes('CV-2041')), 'refused read listed');

@@ -1,5 +1,7 @@
 //! Installs what the tests need on a fresh machine: Debian packages (curl,
-//! openssl, sqlite3) and Python packages. Each step is skipped when present.
+//! openssl, sqlite3, git, chromium), Python packages and the browser tests'
+//! npm packages (playwright-core only: the browser is Debian's). Each step is
+//! skipped when already present.
 
 use std::process::Command;
 
@@ -46,6 +48,12 @@ pub fn ensure() -> anyhow::Result<()> {
         let mut args = vec!["-m", "pip", "install", "-q", "--disable-pip-version-check"];
         args.extend(py);
         crate::run("python3", &args)?;
+    }
+    if !crate::root()
+        .join("e2e/node_modules/playwright-core")
+        .exists()
+    {
+        crate::run("npm", &["ci", "--prefix", "e2e", "--no-audit", "--no-fund"])?;
     }
     Ok(())
 }

@@ -76,6 +76,8 @@ fn test() -> anyhow::Result<()> {
     // Integration tests drive the real binaries: build them first.
     run("cargo", &["build", "--workspace", "--bins"])?;
     run("cargo", &["test", "--workspace", "--no-fail-fast"])?;
+    // The web vault in Debian's headless Chromium, and the JS crypto vectors.
+    run("node", &["--test", "e2e/"])?;
     walkthrough::run()?;
     Ok(())
 }
