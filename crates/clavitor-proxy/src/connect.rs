@@ -245,7 +245,7 @@ pub(crate) fn redact_headers(
 }
 
 /// Reports reflections to the vault (capped per response) and logs them (names only).
-fn reporter(
+pub(crate) fn reporter(
     state: &Arc<State>,
     target: &Target,
     injected: &[Injected],

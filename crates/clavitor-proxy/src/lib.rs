@@ -29,6 +29,7 @@ mod target;
 mod upstream;
 mod vault;
 mod websocket;
+mod ws_frames;
 
 pub use ca::{Ca, CaError};
 pub use config::{

@@ -2,8 +2,12 @@
 //! connection, the upstream's own answer (101 with its subprotocol and extensions, or any
 //! refusal) is relayed, and after a 101 bytes are piped both ways with an idle timeout.
 //!
-//! Frames are not inspected: a value injected into the handshake and echoed inside WebSocket
-//! frames is not redacted (headers of the handshake answer are).
+//! When the handshake carried injected values, the server→client direction is parsed frame by
+//! frame and every echoed value is redacted (see `ws_frames`); client→server frames pass
+//! untouched. Such a handshake is sent without `Sec-WebSocket-Extensions`, so the upstream
+//! cannot negotiate permessage-deflate (or any extension that would hide a value from the
+//! redactor); an upstream that answers with an extension anyway is refused (CV-3008). Handshakes
+//! without injected values keep their extensions and are piped byte for byte.
 
 use std::sync::Arc;
 
@@ -12,12 +16,13 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use crate::body::{ProxyBody, empty};
-use crate::connect::{State, to_client};
+use crate::connect::{State, redact_headers, reporter, to_client};
 use crate::inject::Injected;
-use crate::pipe::pipe;
+use crate::pipe::{pipe, pipe_transform};
 use crate::refusal::Refusal;
 use crate::target::Target;
 use crate::upstream::ConnectError;
+use crate::ws_frames::FrameRedactor;
 
 pub(crate) async fn relay(
     state: Arc<State>,
@@ -63,6 +68,9 @@ pub(crate) async fn relay(
     if let Ok(host) = HeaderValue::from_str(&host) {
         parts.headers.insert(header::HOST, host);
     }
+    if !injected.is_empty() {
+        parts.headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    }
     let mut resp = match sender
         .send_request(Request::from_parts(parts, empty()))
         .await
@@ -76,24 +84,66 @@ pub(crate) async fn relay(
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         return to_client(&state, &target, resp, injected);
     }
-    let upstream_upgrade = hyper::upgrade::on(&mut resp);
-    let idle = state.config.idle_timeout;
-    tokio::spawn(async move {
-        match tokio::try_join!(client_upgrade, upstream_upgrade) {
-            Ok((client, upstream)) => {
-                pipe(TokioIo::new(client), TokioIo::new(upstream), idle).await
-            }
-            Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
-        }
-    });
-    let (mut parts, _body) = resp.into_parts();
-    crate::inject::strip_hop_by_hop(&mut parts.headers, true);
     let values: Vec<&[u8]> = injected
         .iter()
         .map(|i| i.value.expose().as_bytes())
         .collect();
-    if let Some(needles) = crate::redact::Needles::new(&values) {
-        crate::connect::redact_headers(&mut parts.headers, &needles, &|_| {});
+    let needles = state.needles.get(&values);
+    if needles.is_some()
+        && resp
+            .headers()
+            .contains_key(header::SEC_WEBSOCKET_EXTENSIONS)
+    {
+        tracing::warn!(%target, "refused: websocket extension negotiated without being offered");
+        return Refusal::UninspectableResponse.response();
     }
+    let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    let idle = state.config.idle_timeout;
+    let (mut parts, _body) = resp.into_parts();
+    crate::inject::strip_hop_by_hop(&mut parts.headers, true);
+    let Some(needles) = needles else {
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client, upstream)) => {
+                    pipe(TokioIo::new(client), TokioIo::new(upstream), idle).await
+                }
+                Err(err) => tracing::debug!(error = %err, "websocket upgrade failed"),
+            }
+        });
+        return Response::from_parts(parts, empty());
+    };
+    let report = reporter(&state, &target, &injected);
+    redact_headers(&mut parts.headers, &needles, report.as_ref());
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::debug!(error = %err, "websocket upgrade failed");
+                return;
+            }
+        };
+        let mut frames = FrameRedactor::new(needles);
+        let mut hits = Vec::new();
+        let mut redact = |input: &[u8], out: &mut Vec<u8>| {
+            let ok = match frames.push(input, out, &mut hits) {
+                Ok(()) => true,
+                Err(err) => {
+                    tracing::info!(%target, error = %err, "websocket closed: server frames cannot be inspected");
+                    false
+                }
+            };
+            for hit in hits.drain(..) {
+                report(hit);
+            }
+            ok
+        };
+        pipe_transform(
+            TokioIo::new(client),
+            TokioIo::new(upstream),
+            idle,
+            Some(&mut redact),
+        )
+        .await;
+    });
     Response::from_parts(parts, empty())
 }

@@ -465,6 +465,172 @@ async fn websocket_relays_upstream_101_and_subprotocol() {
     assert_eq!(echoed.into_text().unwrap().as_str(), "hello");
 }
 
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket handshake for `path` through a fresh tunnel (subprotocols chat.v1, chat.v2);
+/// `Err` carries the HTTP answer when the handshake is refused.
+async fn ws_connect(
+    proxy: &TestProxy,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Ws, http::Response<Option<Vec<u8>>>), http::Response<Option<Vec<u8>>>> {
+    let tls = tunnel(proxy, &format!("{HOST}:443"), HOST, &[b"http/1.1"]).await;
+    let mut req = Request::get(format!("wss://{HOST}{path}"))
+        .header("host", HOST)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header(
+            "sec-websocket-key",
+            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
+        )
+        .header("sec-websocket-protocol", "chat.v1, chat.v2");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let connect =
+        tokio_tungstenite::client_async_with_config(req.body(()).unwrap(), tls, Some(config));
+    match tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .unwrap()
+    {
+        Ok(pair) => Ok(pair),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(*resp),
+        Err(err) => panic!("websocket handshake failed: {err}"),
+    }
+}
+
+/// The next data message (pings and pongs skipped).
+async fn ws_next(ws: &mut Ws) -> tokio_tungstenite::tungstenite::Message {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("websocket message timed out")
+            .expect("websocket ended")
+            .expect("websocket error");
+        if msg.is_text() || msg.is_binary() || msg.is_close() {
+            return msg;
+        }
+    }
+}
+
+/// DESIGN.md §10: an injected value echoed inside WebSocket frames reaches the client as
+/// [REDACTED] (text, binary, split across fragments, inside a large frame), the subprotocol
+/// still works, and large fragmented client messages pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_frames_echoing_the_secret_are_redacted() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let proxy = start_proxy().await;
+    let (mut ws, resp) = ws_connect(
+        &proxy,
+        "/ws?greet",
+        &[("authorization", "Bearer clavitor://OpenAI/key")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "chat.v2");
+    assert!(upstream_saw_canary(&proxy, "/ws?greet"));
+
+    let hello = ws_next(&mut ws).await;
+    assert_eq!(
+        hello.into_text().unwrap().as_str(),
+        "hello Bearer [REDACTED]"
+    );
+    let binary = ws_next(&mut ws).await;
+    assert!(binary.is_binary());
+    assert_eq!(&binary.into_data()[..], b"Bearer [REDACTED]");
+    let fragmented = ws_next(&mut ws).await;
+    assert_eq!(
+        fragmented.into_text().unwrap().as_str(),
+        "fragmented Bearer [REDACTED] end"
+    );
+    let large = ws_next(&mut ws).await.into_data();
+    let auth_len = format!("Bearer {CANARY}").len();
+    assert_eq!(large.len(), WS_LARGE - auth_len + "Bearer [REDACTED]".len());
+    let text = String::from_utf8_lossy(&large);
+    assert!(!text.contains(CANARY));
+    assert_eq!(text.matches("Bearer [REDACTED]").count(), 1);
+
+    // Client -> server frames pass untouched: a 3 MiB message in three fragments comes back
+    // whole (echoed by the upstream as one 3 MiB frame, re-fragmented by the proxy).
+    let payload: Vec<u8> = (0..3 * (1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let parts: Vec<&[u8]> = payload.chunks(1 << 20).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let opcode = if i == 0 {
+            OpCode::Data(Data::Binary)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        ws.send(Message::Frame(Frame::message(
+            part.to_vec(),
+            opcode,
+            i == parts.len() - 1,
+        )))
+        .await
+        .unwrap();
+    }
+    let echoed = ws_next(&mut ws).await;
+    assert!(echoed.is_binary());
+    assert!(echoed.into_data()[..] == payload[..], "3 MiB echo differs");
+    ws.send(Message::text("ping me")).await.unwrap();
+    assert_eq!(
+        ws_next(&mut ws).await.into_text().unwrap().as_str(),
+        "ping me"
+    );
+    ws.close(None).await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let reflections = proxy.vault.reflections.lock().unwrap().clone();
+    assert!(reflections.len() >= 4, "{reflections:?}");
+    assert!(logs().contains("injected value reflected by the upstream"));
+}
+
+/// permessage-deflate would hide echoed values from the frame redactor: a secret-bearing
+/// handshake is sent without `Sec-WebSocket-Extensions`; others keep it. An upstream that
+/// negotiates an extension anyway is refused (CV-3008).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_extensions_are_stripped_from_secret_bearing_handshakes() {
+    let proxy = start_proxy().await;
+    let offer = (
+        "sec-websocket-extensions",
+        "permessage-deflate; client_max_window_bits",
+    );
+    let auth = ("authorization", "Bearer clavitor://OpenAI/key");
+    let (mut ws, _) = ws_connect(&proxy, "/ws?ext-secret", &[offer, auth])
+        .await
+        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text("x"))
+        .await
+        .unwrap();
+    assert_eq!(ws_next(&mut ws).await.into_text().unwrap().as_str(), "x");
+    let (mut ws, _) = ws_connect(&proxy, "/ws?ext-open", &[offer]).await.unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text("y"))
+        .await
+        .unwrap();
+    assert_eq!(ws_next(&mut ws).await.into_text().unwrap().as_str(), "y");
+    let has_ext = |path: &str| {
+        proxy.upstream.requests_to(path)[0]
+            .headers
+            .iter()
+            .any(|(k, _)| k == "sec-websocket-extensions")
+    };
+    assert!(!has_ext("/ws?ext-secret"));
+    assert!(has_ext("/ws?ext-open"));
+    assert!(upstream_saw_canary(&proxy, "/ws?ext-secret"));
+
+    let refused = ws_connect(&proxy, "/ws?deflate", &[auth])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(refused.headers()["x-clavitor-error"], "CV-3008");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expect_100_continue() {
     let proxy = start_proxy().await;

@@ -2,7 +2,8 @@
 //! small client that goes through the proxy.
 //!
 //! `TestVault` stands in for the real vault only at library level (grant + exact host:port
-//! binding); full-system tests with the real vault and `clavitor-cli proxy` come later.
+//! binding); the full-system tests with the real vault and `clavitor-cli proxy` are in
+//! `crates/clavitor-cli/tests/proxy_clients.rs`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -465,17 +466,29 @@ async fn route(mut req: Request<Incoming>, log: Arc<Mutex<Vec<Recorded>>>) -> Re
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let greet = query.contains("greet");
             let on_upgrade = hyper::upgrade::on(&mut req);
             tokio::spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else {
                     return;
                 };
+                let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                    .max_message_size(Some(64 << 20))
+                    .max_frame_size(Some(64 << 20));
                 let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     tokio_tungstenite::tungstenite::protocol::Role::Server,
-                    None,
+                    Some(config),
                 )
                 .await;
+                if greet && ws_greet(&mut ws, &auth).await.is_err() {
+                    return;
+                }
                 while let Some(Ok(msg)) = ws.next().await {
                     if msg.is_text() || msg.is_binary() {
                         if ws.send(msg).await.is_err() {
@@ -499,10 +512,50 @@ async fn route(mut req: Request<Incoming>, log: Arc<Mutex<Vec<Recorded>>>) -> Re
             if offered.split(',').any(|p| p.trim() == "chat.v2") {
                 h.insert("sec-websocket-protocol", "chat.v2".parse().unwrap());
             }
+            if query.contains("deflate") {
+                // Negotiates an extension even when none was offered.
+                h.insert(
+                    "sec-websocket-extensions",
+                    "permessage-deflate".parse().unwrap(),
+                );
+            }
             r
         }
         _ => text(StatusCode::NOT_FOUND, "no such test endpoint"),
     }
+}
+
+/// Size of the single-frame message `/ws?greet` sends with the authorization value inside.
+pub const WS_LARGE: usize = 1 << 20;
+
+/// What `/ws?greet` sends before echoing: the authorization value it received in a text
+/// message, a binary message, a text message fragmented with the value split across fragments
+/// (a ping between them), and a 1 MiB binary frame with the value in the middle.
+async fn ws_greet<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    auth: &str,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    ws.send(Message::text(format!("hello {auth}"))).await?;
+    ws.send(Message::binary(auth.as_bytes().to_vec())).await?;
+    let (a, b) = auth.split_at(auth.len() / 2);
+    for frame in [
+        Frame::message(format!("fragmented {a}"), OpCode::Data(Data::Text), false),
+        Frame::ping(Bytes::from_static(b"keepalive")),
+        Frame::message(b.to_owned(), OpCode::Data(Data::Continue), false),
+        Frame::message(" end", OpCode::Data(Data::Continue), true),
+    ] {
+        ws.send(Message::Frame(frame)).await?;
+    }
+    let mut large = vec![b'.'; WS_LARGE];
+    let at = WS_LARGE / 2;
+    large[at..at + auth.len()].copy_from_slice(auth.as_bytes());
+    ws.send(Message::binary(large)).await
 }
 
 struct ChanBody(mpsc::Receiver<Bytes>);
