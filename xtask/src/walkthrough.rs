@@ -590,8 +590,10 @@ impl Walk {
             self.vault_url
         ));
 
-        say("\n# The web vault (not built yet) creates the owner's personal key pair when a");
-        say("# passkey is enrolled, and uploads its public half. The next four commands STAND IN");
+        say("\n# In the browser, the web vault creates the owner's personal key pair when a");
+        say(
+            "# passkey is registered, and uploads its public half. A terminal has no passkey: the next four commands STAND IN",
+        );
         say("# for that passkey enrolment: a P-256 key pair made with openssl, its public key");
         say("# (uncompressed point, base64url) PUT to the owner API with the owner token.");
         for line in [
