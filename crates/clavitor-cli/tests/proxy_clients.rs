@@ -696,7 +696,7 @@ fn real_clients_through_clavitor_cli_proxy() {
         assert_eq!(r["entry"], "OpenAI", "{r}");
         assert_eq!(r["field"], "key", "{r}");
         assert_eq!(r["host"], format!("{HOST}:443"), "{r}");
-        assert_eq!(r["outcome"], "refused", "{r}");
+        assert_eq!(r["outcome"], "redacted", "{r}");
     }
     assert!(!all_rows.contains(KEY));
 

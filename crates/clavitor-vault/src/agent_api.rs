@@ -210,7 +210,10 @@ async fn reflected(
                 req.port
             ));
             event.source = Some(peer.ip().to_string());
-            audit::append(tx, sealer, now, &event.refused("reflected"))?;
+            // The request went through; the echo was replaced before the agent saw it.
+            event.outcome = "redacted".into();
+            event.reason = Some("reflected".into());
+            audit::append(tx, sealer, now, &event)?;
             Ok(Ok(()))
         })
         .await;

@@ -211,7 +211,8 @@ pub enum AgentCmd {
 
 #[derive(Args, Default)]
 pub struct AccessArgs {
-    /// Grant an entry (all its info and shared fields).
+    /// Grant an entry (all its info and shared fields). With `agent edit`, the
+    /// --entry/--field given replace the agent's current grants.
     #[arg(long = "entry", value_name = "ENTRY")]
     pub entry: Vec<String>,
     /// Grant one field of an entry: ENTRY/FIELD (the field is after the last `/`).

@@ -25,6 +25,7 @@ fn init_logs(format: &str) {
         .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,h2=warn,rustls=warn,tower=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
@@ -58,10 +59,17 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
         Some(d) => d,
         None => default_data_dir()?,
     };
+    // Reserve the port first (bind without listening): a busy port must not
+    // leave a new, unused vault behind, and nothing connects before the vault
+    // is ready.
+    let socket = reserve(opts.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is another vault running? choose another address with --listen)",
+            opts.listen
+        )
+    })?;
     let data = DataDir::open(&dir).await?;
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let listener = socket.listen(1024)?;
     let local = listener.local_addr()?;
     // The bound address, so `--listen 127.0.0.1:0` yields a usable URL.
     let public_url = match &opts.public_url {
@@ -122,6 +130,17 @@ pub async fn run(opts: ServeOpts, data_dir: Option<PathBuf>) -> anyhow::Result<(
     tracing::info!("vault stopped");
     drop(data);
     Ok(())
+}
+
+fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
 }
 
 fn url_host(url: &str) -> Option<String> {

@@ -23,7 +23,26 @@ fn strip_newline(mut s: String) -> String {
 }
 
 impl ValueReader {
-    pub fn value(&mut self, raw: &str) -> anyhow::Result<Secret> {
+    /// Reads VALUE for `label`. An empty value is refused: it is almost
+    /// always an empty stdin or file, not an intended empty secret.
+    pub fn value_for(&mut self, label: &str, raw: &str) -> anyhow::Result<Secret> {
+        let v = self.value(label, raw)?;
+        if v.expose().is_empty() {
+            bail!("the value of `{label}` is empty (nothing on stdin, or an empty file)");
+        }
+        Ok(v)
+    }
+
+    fn value(&mut self, label: &str, raw: &str) -> anyhow::Result<Secret> {
+        if raw == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            if self.stdin_used {
+                bail!("only one value can be read from stdin (`-`); use @PATH for the others");
+            }
+            self.stdin_used = true;
+            let v = rpassword::prompt_password(format!("{label} (input hidden): "))
+                .context("cannot read the value from the terminal")?;
+            return Ok(Secret::new(v));
+        }
         if raw == "-" {
             if self.stdin_used {
                 bail!("only one value can be read from stdin (`-`); use @PATH for the others");
@@ -46,20 +65,15 @@ impl ValueReader {
     /// Splits `LABEL=VALUE` and reads VALUE.
     pub fn pair(&mut self, raw: &str) -> anyhow::Result<(String, Secret)> {
         let Some((label, value)) = raw.split_once('=') else {
-            bail!(
-                "expected LABEL=VALUE, got `{}`",
-                raw.chars()
-                    .take(40)
-                    .collect::<String>()
-                    .split('=')
-                    .next()
-                    .unwrap_or("")
-            );
+            let label: String = raw.chars().take(40).collect();
+            bail!("expected LABEL=VALUE, e.g. `{label}=-` to read the value from stdin");
         };
         if label.trim().is_empty() {
             bail!("a field label is empty in LABEL=VALUE");
         }
-        Ok((label.trim().to_string(), self.value(value)?))
+        let label = label.trim().to_string();
+        let value = self.value_for(&label, value)?;
+        Ok((label, value))
     }
 }
 
@@ -73,10 +87,15 @@ mod tests {
         let p = dir.path().join("v");
         std::fs::write(&p, "abc\n\n").unwrap();
         let mut r = ValueReader::default();
-        let v = r.value(&format!("@{}", p.display())).unwrap();
+        let v = r.value_for("x", &format!("@{}", p.display())).unwrap();
         assert_eq!(v.expose(), "abc\n");
         let (l, v) = r.pair("password=x=y").unwrap();
         assert_eq!((l.as_str(), v.expose()), ("password", "x=y"));
         assert!(r.pair("novalue").is_err());
+        std::fs::write(&p, "\n").unwrap();
+        assert!(
+            r.pair(&format!("password=@{}", p.display())).is_err(),
+            "empty refused"
+        );
     }
 }

@@ -291,6 +291,25 @@ fn serve_refuses_unsafe_setups() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already using"));
+    // A busy port is refused before anything is written to a new data dir.
+    let other = tmp.path().join("other");
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    let out = Command::new(bin())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is another vault running"));
+    assert!(
+        !other.join("vault.key").exists(),
+        "no vault created beside a busy port"
+    );
     drop(server);
 
     // A key file others can read is refused, naming the fix.

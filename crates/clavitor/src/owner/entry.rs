@@ -64,11 +64,11 @@ async fn build_fields(
         } else {
             format!("url{}", i + 1)
         };
-        let value = reader.value(url)?;
+        let value = reader.value_for("url", url)?;
         push(label, value, Tier::Info, Some(FieldKind::Url));
     }
     if let Some(totp) = &args.totp {
-        let value = reader.value(totp)?;
+        let value = reader.value_for("totp", totp)?;
         push("totp".into(), value, Tier::Shared, Some(FieldKind::Totp));
     }
     for label in &args.inject_only {
@@ -111,8 +111,8 @@ async fn seal_personal(
     let vault_id = key.vault_id;
     let Some(public) = key.public_key else {
         bail!(
-            "no personal key yet: enrol a passkey in the web vault first (open the vault in your \
-             browser); personal fields are sealed to the key it creates"
+            "no personal key yet: enrol a passkey in the web vault first (open the one-time setup \
+             link that `clavitor serve` prints); personal fields are sealed to the key it creates"
         );
     };
     let public = PersonalPublicKey::from_base64url(&public)
