@@ -14,7 +14,14 @@ pub const UNREACHABLE: u8 = 3;
 
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(client) = err.downcast_ref::<ClientError>() {
-        eprintln!("clavitor: {client}");
+        // Context added by a command (which entry, which agent) follows the
+        // stable code and message.
+        let outer = err.to_string();
+        if outer == client.to_string() || !matches!(client, ClientError::Refused { .. }) {
+            eprintln!("clavitor: {client}");
+        } else {
+            eprintln!("clavitor: {client} ({outer})");
+        }
         return match client {
             ClientError::Refused { .. } => ExitCode::from(REFUSED),
             ClientError::Unreachable { .. } => {

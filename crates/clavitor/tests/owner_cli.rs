@@ -336,7 +336,10 @@ fn owner_cli_reports_refusals_and_an_unreachable_vault() {
     c.args(["entry", "show", "Nope"]);
     let (code, _, err) = run(c, "");
     assert_eq!(code, 1);
-    assert_eq!(err.trim(), "clavitor: CV-1002: No such entry or agent.");
+    assert_eq!(
+        err.trim(),
+        "clavitor: CV-1002: No such entry or agent. (entry \"Nope\"; `clavitor entry list` shows the names)"
+    );
 
     // Edits name the revision they change; history shows every revision.
     let mut c = server.cli();

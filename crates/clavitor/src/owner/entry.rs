@@ -1,6 +1,6 @@
 //! `clavitor entry …`
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clavitor_core::api::{EntryCreate, EntryEdit, EntryView, FieldSpec};
 use clavitor_core::{FieldKind, Tier, default_tier};
 use clavitor_crypto::personal::{self, PersonalContext, PersonalPublicKey};
@@ -165,7 +165,10 @@ pub async fn run(opts: &OwnerOpts, cmd: EntryCmd) -> anyhow::Result<()> {
             );
         }
         EntryCmd::Show { name, reveal, json } => {
-            let view = vault.entry(&name, reveal).await?;
+            let view = vault
+                .entry(&name, reveal)
+                .await
+                .with_context(|| not_found_hint(&name))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {
@@ -207,7 +210,10 @@ pub async fn run(opts: &OwnerOpts, cmd: EntryCmd) -> anyhow::Result<()> {
             rm_field,
             clear_hosts,
         } => {
-            let current = vault.entry(&name, false).await?;
+            let current = vault
+                .entry(&name, false)
+                .await
+                .with_context(|| not_found_hint(&name))?;
             let rev = current.rev + 1;
             let built = build_fields(&vault, &fields, &current.id, rev, Some(&current)).await?;
             let hosts = if clear_hosts {
@@ -233,12 +239,18 @@ pub async fn run(opts: &OwnerOpts, cmd: EntryCmd) -> anyhow::Result<()> {
             println!("Updated \"{}\" (revision {}).", view.name, view.rev);
         }
         EntryCmd::Rm { name } => {
-            let current = vault.entry(&name, false).await?;
+            let current = vault
+                .entry(&name, false)
+                .await
+                .with_context(|| not_found_hint(&name))?;
             vault.delete_entry(&name, current.rev).await?;
             println!("Deleted \"{}\" (history kept).", current.name);
         }
         EntryCmd::History { name, json } => {
-            let revs = vault.entry_history(&name).await?;
+            let revs = vault
+                .entry_history(&name)
+                .await
+                .with_context(|| not_found_hint(&name))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&revs)?);
             } else {
@@ -304,4 +316,9 @@ fn print_entry(view: &EntryView) {
         })
         .collect::<Vec<_>>();
     print_table(&["FIELD", "TIER", "KIND", "VALUE", "FLAGS"], &rows);
+}
+
+/// Names the entry a refusal is about and where to look.
+fn not_found_hint(name: &str) -> String {
+    format!("entry \"{name}\"; `clavitor entry list` shows the names")
 }
