@@ -5,16 +5,13 @@ use std::process::Command;
 use anyhow::Context;
 
 fn help(bin: &std::path::Path, path: &[String]) -> anyhow::Result<String> {
-    let out = Command::new(bin)
-        .args(path)
-        .arg("--help")
-        .env("COLUMNS", "100")
-        // `--help` shows current values of env-backed options: show none.
-        .envs(
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("CLAVITOR_"))
-                .map(|(k, _)| (k, "")),
-        )
+    let mut cmd = Command::new(bin);
+    cmd.args(path).arg("--help").env("COLUMNS", "100");
+    // `--help` shows current values of env-backed options: show none.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CLAVITOR_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
