@@ -8,6 +8,7 @@ use clavitor_core::ErrorCode;
 use clavitor_core::api::{AgentCreate, AgentEdit, AgentName};
 use serde::Serialize;
 
+use super::auth::Access::{Read, Write};
 use super::auth::{Owner, respond};
 use super::entries::NameQuery;
 use crate::agents::{self, Issued};
@@ -43,7 +44,7 @@ fn ok() -> serde_json::Value {
 
 pub(super) async fn list(o: Owner) -> Response {
     respond(
-        o.read("agent.list", None, |tx, s, _| agents::list(tx, s))
+        o.run(Read, "agent.list", None, |tx, s, _| agents::list(tx, s))
             .await,
     )
 }
@@ -57,9 +58,12 @@ pub(super) async fn create(o: Owner, ApiJson(req): ApiJson<AgentCreate>) -> Resp
     let (url, pin) = (o.vault.public_url.clone(), o.vault.pin.clone());
     let name = req.name.clone();
     let result = o
-        .write("agent.create", target(&req.name), move |tx, s, now| {
-            agents::create(tx, s, &req, &url, pin, now)
-        })
+        .run(
+            Write,
+            "agent.create",
+            target(&req.name),
+            move |tx, s, now| agents::create(tx, s, &req, &url, pin, now),
+        )
         .await;
     tracing::info!(agent = %name, ok = result.is_ok(), "agent create");
     respond(result.map(|i| shown(i, cli)))
@@ -67,7 +71,7 @@ pub(super) async fn create(o: Owner, ApiJson(req): ApiJson<AgentCreate>) -> Resp
 
 pub(super) async fn show(o: Owner, Query(q): Query<NameQuery>) -> Response {
     respond(
-        o.read("agent.show", target(&q.name), move |tx, s, _| {
+        o.run(Read, "agent.show", target(&q.name), move |tx, s, _| {
             let (row, _) = agents::find(tx, s, &q.name)?;
             agents::view(s, tx, &row)
         })
@@ -77,16 +81,19 @@ pub(super) async fn show(o: Owner, Query(q): Query<NameQuery>) -> Response {
 
 pub(super) async fn edit(o: Owner, ApiJson(req): ApiJson<AgentEdit>) -> Response {
     respond(
-        o.write("agent.update", target(&req.name), move |tx, s, now| {
-            agents::edit(tx, s, &req, now).map(|()| ok())
-        })
+        o.run(
+            Write,
+            "agent.update",
+            target(&req.name),
+            move |tx, s, now| agents::edit(tx, s, &req, now).map(|()| ok()),
+        )
         .await,
     )
 }
 
 pub(super) async fn revoke(o: Owner, ApiJson(req): ApiJson<AgentName>) -> Response {
     respond(
-        o.write("agent.revoke", target(&req.name), move |tx, s, _| {
+        o.run(Write, "agent.revoke", target(&req.name), move |tx, s, _| {
             agents::revoke(tx, s, &req.name).map(|()| ok())
         })
         .await,
@@ -97,9 +104,12 @@ pub(super) async fn token(o: Owner, ApiJson(req): ApiJson<AgentName>) -> Respons
     let (url, pin) = (o.vault().public_url.clone(), o.vault().pin.clone());
     let cli = o.is_cli();
     let result = o
-        .write("agent.token", target(&req.name), move |tx, s, now| {
-            agents::new_token(tx, s, &req.name, &url, pin, now)
-        })
+        .run(
+            Write,
+            "agent.token",
+            target(&req.name),
+            move |tx, s, now| agents::new_token(tx, s, &req.name, &url, pin, now),
+        )
         .await;
     respond(result.map(|i| shown(i, cli)))
 }
@@ -108,7 +118,7 @@ pub(super) async fn token(o: Owner, ApiJson(req): ApiJson<AgentName>) -> Respons
 /// (DESIGN.md §7); otherwise the web vault's passkey assertion is required.
 pub(super) async fn unlock(o: Owner, ApiJson(req): ApiJson<AgentName>) -> Response {
     respond(
-        o.write("agent.unlock", target(&req.name), move |tx, s, _| {
+        o.run(Write, "agent.unlock", target(&req.name), move |tx, s, _| {
             if tx.meta_get(crate::PASSKEYS_ENROLLED)?.is_some() {
                 return Err(ErrorCode::PasskeyRequired.into());
             }

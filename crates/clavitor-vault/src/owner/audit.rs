@@ -6,6 +6,7 @@ use clavitor_core::api::{AuditRecord, PersonalKey, Verification};
 use clavitor_store::Tx;
 use serde::Deserialize;
 
+use super::auth::Access::{Read, Write};
 use super::auth::{Owner, respond};
 use crate::audit;
 use crate::error::VaultError;
@@ -86,12 +87,12 @@ pub(crate) fn records(
 }
 
 pub(super) async fn list(o: Owner, Query(q): Query<AuditQuery>) -> Response {
-    respond(o.read("audit.read", None, records(q)).await)
+    respond(o.run(Read, "audit.read", None, records(q)).await)
 }
 
 pub(super) async fn verify(o: Owner) -> Response {
     respond(
-        o.read("audit.verify", None, |tx, s, _| {
+        o.run(Read, "audit.verify", None, |tx, s, _| {
             let r = audit::verify(tx, s)?;
             Ok(Verification {
                 ok: r.ok,
@@ -106,7 +107,7 @@ pub(super) async fn verify(o: Owner) -> Response {
 
 pub(super) async fn personal_key(o: Owner) -> Response {
     respond(
-        o.read("personal-key.get", None, |tx, s, _| {
+        o.run(Read, "personal-key.get", None, |tx, s, _| {
             crate::personal::get(tx, s)
         })
         .await,
@@ -117,7 +118,7 @@ pub(super) async fn personal_key(o: Owner) -> Response {
 /// wrap at a time: `web::api`).
 pub(super) async fn set_personal_key(o: Owner, ApiJson(req): ApiJson<PersonalKey>) -> Response {
     respond(
-        o.write("personal-key.set", None, move |tx, s, _| {
+        o.run(Write, "personal-key.set", None, move |tx, s, _| {
             crate::personal::set(tx, s, &req).map(|()| serde_json::json!({"ok": true}))
         })
         .await,

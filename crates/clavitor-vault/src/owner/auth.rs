@@ -52,7 +52,7 @@ impl OwnerAuth {
 }
 
 /// An owner request, not yet authenticated: call [`Owner::authorize`] (or
-/// [`Owner::read`] / [`Owner::write`], which do) before anything else.
+/// [`Owner::run`], which does) before anything else.
 pub(crate) struct Owner {
     vault: Arc<Vault>,
     gate: Gate,
@@ -115,9 +115,10 @@ impl Owner {
         })
     }
 
-    /// [`Owner::authorize`], then [`Authorized::write`].
-    pub async fn write<R, F>(
+    /// [`Owner::authorize`], then [`Authorized::run`].
+    pub async fn run<R, F>(
         self,
+        access: Access,
         action: &'static str,
         entry: Option<String>,
         op: F,
@@ -128,28 +129,19 @@ impl Owner {
     {
         let owner = self.authorize().await?;
         owner
-            .write(action, entry, op)
+            .run(access, action, entry, op)
             .await
             .map_err(IntoResponse::into_response)
     }
+}
 
-    /// [`Owner::authorize`], then [`Authorized::read`].
-    pub async fn read<R, F>(
-        self,
-        action: &'static str,
-        entry: Option<String>,
-        op: F,
-    ) -> Result<R, Response>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut dyn Tx, &Sealer, i64) -> Result<R, VaultError> + Send + 'static,
-    {
-        let owner = self.authorize().await?;
-        owner
-            .read(action, entry, op)
-            .await
-            .map_err(IntoResponse::into_response)
-    }
+/// What an operation does, which decides whether the web vault audits it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Audited from the owner CLI; the web vault's page loads are not.
+    Read,
+    /// Always audited.
+    Write,
 }
 
 /// An authenticated owner.
@@ -161,9 +153,10 @@ pub(crate) struct Authorized {
 
 impl Authorized {
     /// Runs an owner operation and its audit record (a refusal's included)
-    /// in one transaction.
-    pub async fn write<R, F>(
+    /// in one transaction; a web [`Access::Read`] without a record.
+    pub async fn run<R, F>(
         &self,
+        access: Access,
         action: &'static str,
         entry: Option<String>,
         op: F,
@@ -173,6 +166,9 @@ impl Authorized {
         F: FnOnce(&mut dyn Tx, &Sealer, i64) -> Result<R, VaultError> + Send + 'static,
     {
         let now = self.vault.now();
+        if access == Access::Read && matches!(self.auth, OwnerAuth::Web(_)) {
+            return self.vault.run(move |tx, sealer| op(tx, sealer, now)).await;
+        }
         let actor = self.auth.actor();
         let source = Some(self.peer.ip().to_string());
         self.vault
@@ -191,27 +187,6 @@ impl Authorized {
                 result
             })
             .await
-    }
-
-    /// A read: audited like a write from the owner CLI; the web vault's page
-    /// loads are not audited.
-    pub async fn read<R, F>(
-        &self,
-        action: &'static str,
-        entry: Option<String>,
-        op: F,
-    ) -> Result<R, VaultError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut dyn Tx, &Sealer, i64) -> Result<R, VaultError> + Send + 'static,
-    {
-        match self.auth {
-            OwnerAuth::Cli => self.write(action, entry, op).await,
-            OwnerAuth::Web(_) => {
-                let now = self.vault.now();
-                self.vault.run(move |tx, sealer| op(tx, sealer, now)).await
-            }
-        }
     }
 }
 

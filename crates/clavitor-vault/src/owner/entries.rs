@@ -7,6 +7,7 @@ use clavitor_core::api::{EntryCreate, EntryDelete, EntryEdit, EntryView};
 use clavitor_store::Tx;
 use serde::Deserialize;
 
+use super::auth::Access::{Read, Write};
 use super::auth::{Owner, respond};
 use crate::entries;
 use crate::error::VaultError;
@@ -40,7 +41,7 @@ pub(crate) fn view(
 
 pub(super) async fn list(o: Owner) -> Response {
     respond(
-        o.read("entry.list", None, |tx, s, _| entries::list(tx, s))
+        o.run(Read, "entry.list", None, |tx, s, _| entries::list(tx, s))
             .await,
     )
 }
@@ -48,7 +49,7 @@ pub(super) async fn list(o: Owner) -> Response {
 pub(super) async fn create(o: Owner, ApiJson(req): ApiJson<EntryCreate>) -> Response {
     let name = Some(req.name.clone());
     respond(
-        o.write("entry.create", name, move |tx, s, now| {
+        o.run(Write, "entry.create", name, move |tx, s, now| {
             entries::create(tx, s, &req, now)
         })
         .await,
@@ -62,12 +63,14 @@ pub(super) async fn show(o: Owner, Query(q): Query<NameQuery>) -> Response {
     let name = Some(q.name.clone());
     if q.reveal && o.is_cli() {
         respond(
-            o.write("reveal", name, move |tx, s, _| view(tx, s, &q.name, true))
-                .await,
+            o.run(Write, "reveal", name, move |tx, s, _| {
+                view(tx, s, &q.name, true)
+            })
+            .await,
         )
     } else {
         respond(
-            o.read("entry.show", name, move |tx, s, _| {
+            o.run(Read, "entry.show", name, move |tx, s, _| {
                 view(tx, s, &q.name, false)
             })
             .await,
@@ -78,7 +81,7 @@ pub(super) async fn show(o: Owner, Query(q): Query<NameQuery>) -> Response {
 pub(super) async fn edit(o: Owner, ApiJson(req): ApiJson<EntryEdit>) -> Response {
     let name = Some(req.name.clone());
     respond(
-        o.write("entry.update", name, move |tx, s, now| {
+        o.run(Write, "entry.update", name, move |tx, s, now| {
             entries::edit(tx, s, &req, now)
         })
         .await,
@@ -88,7 +91,7 @@ pub(super) async fn edit(o: Owner, ApiJson(req): ApiJson<EntryEdit>) -> Response
 pub(super) async fn delete(o: Owner, ApiJson(req): ApiJson<EntryDelete>) -> Response {
     let name = Some(req.name.clone());
     respond(
-        o.write("entry.delete", name, move |tx, s, now| {
+        o.run(Write, "entry.delete", name, move |tx, s, now| {
             entries::delete(tx, s, &req.name, req.rev, now)
                 .map(|()| serde_json::json!({"ok": true}))
         })
@@ -99,7 +102,7 @@ pub(super) async fn delete(o: Owner, ApiJson(req): ApiJson<EntryDelete>) -> Resp
 pub(super) async fn history(o: Owner, Query(q): Query<NameQuery>) -> Response {
     let name = Some(q.name.clone());
     respond(
-        o.read("entry.history", name, move |tx, s, _| {
+        o.run(Read, "entry.history", name, move |tx, s, _| {
             entries::history(tx, s, &q.name)
         })
         .await,

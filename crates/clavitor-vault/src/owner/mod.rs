@@ -22,7 +22,7 @@ use axum::extract::Extension;
 use axum::routing::{get, post};
 
 pub(crate) use audit::{AuditQuery, records};
-pub(crate) use auth::{Gate, Owner, OwnerAuth, respond};
+pub(crate) use auth::{Access, Authorized, Gate, Owner, OwnerAuth, respond};
 
 use crate::state::Vault;
 

@@ -14,16 +14,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clavitor_core::api::{AuditRecord, PersonalKey};
 use clavitor_core::{ErrorCode, FieldKind, Tier};
+use clavitor_store::Tx;
 use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::Web;
 use super::ceremony::{self, AssertionFinish, Purpose};
 use crate::agents;
 use crate::entries;
-use crate::error::VaultError;
+use crate::error::{VaultError, refusal};
 use crate::extract::ApiJson;
+use crate::owner::Access::{Read, Write};
 use crate::owner::entries::{NameQuery, view};
-use crate::owner::{self, AuditQuery, Gate, Owner, OwnerAuth, respond};
+use crate::owner::{self, AuditQuery, Authorized, Gate, Owner, OwnerAuth, respond};
+use crate::sealer::Sealer;
 use crate::state::Vault;
 
 pub fn routes(web: Arc<Web>) -> Router<Arc<Vault>> {
@@ -37,33 +41,50 @@ pub fn routes(web: Arc<Web>) -> Router<Arc<Vault>> {
         .layer(Extension(Gate::Web(web)))
 }
 
-/// The authorized owner, or the refusal to send.
-macro_rules! authorize {
-    ($owner:expr) => {
-        match $owner.authorize().await {
-            Ok(o) => o,
-            Err(res) => return res,
-        }
-    };
-}
-
 /// The session of an authorized web owner (these routes sit behind the web
 /// gate only).
-macro_rules! session_key {
-    ($authorized:expr) => {
-        match &$authorized.auth {
-            OwnerAuth::Web(s) => s.key.clone(),
-            OwnerAuth::Cli => return crate::error::refusal(ErrorCode::Internal),
+fn session_key(o: &Authorized) -> Result<String, ErrorCode> {
+    match &o.auth {
+        OwnerAuth::Web(s) => Ok(s.key.clone()),
+        OwnerAuth::Cli => Err(ErrorCode::Internal),
+    }
+}
+
+/// The id `find` looks up, or the refusal.
+async fn id_of<F>(o: &Authorized, find: F) -> Result<String, Response>
+where
+    F: FnOnce(&mut dyn Tx, &Sealer) -> Result<String, VaultError> + Send + 'static,
+{
+    o.vault.run(find).await.map_err(IntoResponse::into_response)
+}
+
+/// Finishes the passkey assertion of a step-up started for `expected`; a
+/// failed one is audited as `action` on `target`, then refused.
+async fn step_up(
+    o: &Authorized,
+    web: &Web,
+    (ceremony, credential): (String, &PublicKeyCredential),
+    expected: &Purpose,
+    action: &'static str,
+    target: Option<String>,
+) -> Result<(), Response> {
+    match ceremony::finish_assertion(&o.vault, web, ceremony, credential, expected).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            ceremony::audit_only(&o.vault, o.peer, action, target, Some(e.code())).await;
+            Err(e.into_response())
         }
-    };
+    }
 }
 
 /// Shared values of one entry: an access, audited as `reveal`.
 async fn reveal_shared(o: Owner, ApiJson(q): ApiJson<NameQuery>) -> Response {
     let name = Some(q.name.clone());
     respond(
-        o.write("reveal", name, move |tx, s, _| view(tx, s, &q.name, true))
-            .await,
+        o.run(Write, "reveal", name, move |tx, s, _| {
+            view(tx, s, &q.name, true)
+        })
+        .await,
     )
 }
 
@@ -79,7 +100,7 @@ struct TotpCode {
 async fn totp_codes(o: Owner, ApiJson(q): ApiJson<NameQuery>) -> Response {
     let name = Some(q.name.clone());
     respond(
-        o.write("totp", name, move |tx, s, now| {
+        o.run(Write, "totp", name, move |tx, s, now| {
             let (row, body) = entries::find(tx, s, &q.name)?;
             let secs = (now / 1000).max(0) as u64;
             let mut out = Vec::new();
@@ -108,7 +129,7 @@ async fn totp_codes(o: Owner, ApiJson(q): ApiJson<NameQuery>) -> Response {
 struct RevealPersonal {
     name: String,
     ceremony: String,
-    credential: webauthn_rs::prelude::PublicKeyCredential,
+    credential: PublicKeyCredential,
 }
 
 /// Records a personal reveal: the browser proves a fresh passkey tap for
@@ -118,34 +139,30 @@ async fn reveal_personal(
     Extension(w): Extension<Arc<Web>>,
     o: Owner,
     ApiJson(req): ApiJson<RevealPersonal>,
-) -> Response {
-    let o = authorize!(o);
+) -> Result<Response, Response> {
+    let o = o.authorize().await?;
     let name = req.name.clone();
-    let entry = match o
-        .vault
-        .run(move |tx, sealer| Ok(entries::find(tx, sealer, &name)?.0.id))
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
     let expected = Purpose::Reveal {
-        session: session_key!(o),
-        entry,
+        session: session_key(&o).map_err(refusal)?,
+        entry: id_of(&o, move |tx, s| Ok(entries::find(tx, s, &name)?.0.id)).await?,
     };
     let target = Some(req.name.clone());
-    if let Err(e) =
-        ceremony::finish_assertion(&o.vault, &w, req.ceremony, &req.credential, &expected).await
-    {
-        ceremony::audit_only(&o.vault, o.peer, "personal.reveal", target, Some(e.code())).await;
-        return e.into_response();
-    }
-    respond(
-        o.write("personal.reveal", target, move |tx, s, _| {
+    let assertion = (req.ceremony, &req.credential);
+    step_up(
+        &o,
+        &w,
+        assertion,
+        &expected,
+        "personal.reveal",
+        target.clone(),
+    )
+    .await?;
+    Ok(respond(
+        o.run(Write, "personal.reveal", target, move |tx, s, _| {
             view(tx, s, &req.name, false)
         })
         .await,
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -161,37 +178,34 @@ async fn unlock_agent(
     Extension(w): Extension<Arc<Web>>,
     o: Owner,
     ApiJson(req): ApiJson<UnlockRequest>,
-) -> Response {
-    let o = authorize!(o);
-    let target = Some(format!("agent:{}", req.name));
+) -> Result<Response, Response> {
+    let o = o.authorize().await?;
     let name = req.name.clone();
-    let agent_id = match o
-        .vault
-        .run(move |tx, sealer| Ok(agents::find(tx, sealer, &name)?.0.id))
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
     let expected = Purpose::Unlock {
-        session: session_key!(o),
-        agent_id,
+        session: session_key(&o).map_err(refusal)?,
+        agent_id: id_of(&o, move |tx, s| Ok(agents::find(tx, s, &name)?.0.id)).await?,
     };
+    let target = Some(format!("agent:{}", req.name));
     let AssertionFinish {
         ceremony: id,
         credential,
     } = req.assertion;
-    if let Err(e) = ceremony::finish_assertion(&o.vault, &w, id, &credential, &expected).await {
-        ceremony::audit_only(&o.vault, o.peer, "agent.unlock", target, Some(e.code())).await;
-        return e.into_response();
-    }
+    step_up(
+        &o,
+        &w,
+        (id, &credential),
+        &expected,
+        "agent.unlock",
+        target.clone(),
+    )
+    .await?;
     let name = req.name;
-    respond(
-        o.write("agent.unlock", target, move |tx, s, _| {
+    Ok(respond(
+        o.run(Write, "agent.unlock", target, move |tx, s, _| {
             agents::unlock(tx, s, &name).map(|()| serde_json::json!({"ok": true}))
         })
         .await,
-    )
+    ))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` UTC, as `clavitor audit` prints it.
@@ -236,8 +250,11 @@ fn to_csv(records: &[AuditRecord]) -> String {
 }
 
 async fn audit_csv(o: Owner, Query(q): Query<AuditQuery>) -> Response {
-    let o = authorize!(o);
-    match o.read("audit.read", None, owner::records(q)).await {
+    let o = match o.authorize().await {
+        Ok(o) => o,
+        Err(res) => return res,
+    };
+    match o.run(Read, "audit.read", None, owner::records(q)).await {
         Ok(list) => {
             let mut res = to_csv(&list).into_response();
             let headers = res.headers_mut();
@@ -277,13 +294,16 @@ fn wrap_id(w: &serde_json::Value) -> (Option<&str>, Option<&str>) {
 /// Sets the personal public key (first time) and adds or replaces one
 /// wrapped private key.
 async fn add_personal_wrap(o: Owner, ApiJson(req): ApiJson<AddWrap>) -> Response {
-    let o = authorize!(o);
+    let o = match o.authorize().await {
+        Ok(o) => o,
+        Err(res) => return res,
+    };
     let (kind, _) = wrap_id(&req.wrap);
     if !matches!(kind, Some("passkey" | "recovery")) || req.wrap.to_string().len() > 4096 {
-        return crate::error::refusal(ErrorCode::BadRequest);
+        return refusal(ErrorCode::BadRequest);
     }
     respond(
-        o.write("personal-key.set", None, move |tx, s, _| {
+        o.run(Write, "personal-key.set", None, move |tx, s, _| {
             let mut current = crate::personal::get(tx, s)?;
             let id = wrap_id(&req.wrap);
             current.wraps.retain(|w| wrap_id(w) != id);
