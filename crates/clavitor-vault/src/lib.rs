@@ -3,7 +3,8 @@
 //!
 //! * Agent API (`/v1/agent/…`): capability only — one named entry per
 //!   request, never a listing. See [`agent`].
-//! * Owner API (`/v1/owner/…`): owner token, loopback only.
+//! * Owner API (`/v1/owner/…`): owner token, loopback only; the same
+//!   operations behind a passkey session at `/v1/web/…`. See `owner`.
 //! * Policy ([`policy`]): grants, host binding, rate limits and lockdown.
 //! * Audit ([`audit`]): written before any value is released, hash-chained.
 
@@ -16,7 +17,7 @@ pub mod entries;
 pub mod error;
 mod extract;
 pub mod model;
-mod owner_api;
+mod owner;
 pub mod personal;
 pub mod policy;
 pub mod sealer;
@@ -44,7 +45,7 @@ pub fn app(vault: Arc<Vault>) -> Router {
     Router::new()
         .route("/v1/health", axum::routing::get(health))
         .merge(agent_api::routes())
-        .merge(owner_api::routes())
+        .merge(owner::routes())
         .merge(web::routes(&vault))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)

@@ -555,6 +555,70 @@ async fn agent_and_owner_credentials_stay_on_their_side() {
     v.stop().await;
 }
 
+/// The owner routes and the web vault's share their handlers, not their
+/// credentials: the owner token opens no `/v1/web/…` route (refused as a
+/// missing session, which is not audited), and the web's own routes do not
+/// exist under `/v1/owner/…`, nor the owner CLI's under `/v1/web/…`.
+#[tokio::test]
+async fn the_owner_token_opens_no_web_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("GitHub", &[("password", "gh-secret")]).await;
+    let owner = owner_token(&v);
+    let c = http();
+    let body = serde_json::json!({"name": "GitHub", "rev": 1, "grants": [], "vault_id": "x"});
+    for (m, p) in [
+        ("GET", "/v1/web/entries"),
+        ("POST", "/v1/web/entries"),
+        ("GET", "/v1/web/entry?name=GitHub&reveal=true"),
+        ("POST", "/v1/web/entry/reveal"),
+        ("POST", "/v1/web/entry/totp"),
+        ("POST", "/v1/web/entry/edit"),
+        ("POST", "/v1/web/entry/delete"),
+        ("GET", "/v1/web/entry/history?name=GitHub"),
+        ("GET", "/v1/web/agents"),
+        ("POST", "/v1/web/agents"),
+        ("POST", "/v1/web/agent/edit"),
+        ("POST", "/v1/web/agent/revoke"),
+        ("POST", "/v1/web/agent/token"),
+        ("GET", "/v1/web/audit"),
+        ("GET", "/v1/web/audit/verify"),
+        ("GET", "/v1/web/audit.csv"),
+        ("GET", "/v1/web/personal-key"),
+    ] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let before = audit_count(&v);
+        let r = send(
+            c.request(method, format!("{}{p}", v.url))
+                .bearer_auth(&owner)
+                .json(&body),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (401, "CV-2048".into()), "{m} {p}");
+        all_secrets_absent(&r, &["gh-secret"]);
+        assert_eq!(audit_count(&v), before, "{m} {p}");
+    }
+    for (m, p) in [
+        ("POST", "/v1/owner/entry/reveal"),
+        ("POST", "/v1/owner/entry/totp"),
+        ("POST", "/v1/owner/entry/personal"),
+        ("GET", "/v1/owner/audit.csv"),
+        ("POST", "/v1/owner/personal-key"),
+        ("GET", "/v1/web/agent?name=Codex"),
+        ("PUT", "/v1/web/personal-key"),
+    ] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let r = send(
+            c.request(method, format!("{}{p}", v.url))
+                .bearer_auth(&owner)
+                .json(&body),
+        )
+        .await;
+        assert!(r.status == 404 || r.status == 405, "{m} {p}: {}", r.status);
+    }
+    v.stop().await;
+}
+
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_never_answer_2xx_or_leak() {
     let dir = tempfile::tempdir().unwrap();

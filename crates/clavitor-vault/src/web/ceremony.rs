@@ -26,9 +26,9 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Uuid,
 };
 
+use super::Web;
 use super::session::{self, Session, Stage};
 use super::stash;
-use super::{Web, api};
 use crate::audit::{self, AuditEvent};
 use crate::error::{VaultError, refusal};
 use crate::extract::{ApiJson, json};
@@ -303,7 +303,7 @@ async fn list_passkeys(
         return res;
     }
     let now = vault.now();
-    api::respond(
+    crate::owner::respond(
         vault
             .run(move |tx, s| {
                 Ok(passkeys(tx, s, now)?

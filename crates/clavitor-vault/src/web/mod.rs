@@ -13,8 +13,9 @@
 //!   Path=/), idle and absolute timeouts; every state-changing request must
 //!   carry the session's CSRF token in `x-clavitor-csrf` and an `Origin`
 //!   equal to the vault's web origin.
-//! * The owner API behind the session ([`api`]) reuses the owner logic
-//!   (`entries`, `agents`, `audit`, `personal`), audited as `owner:web`.
+//! * The owner API behind the session: the operations shared with the owner
+//!   CLI (`crate::owner`) and the web's own ([`api`]), audited as
+//!   `owner:web`.
 //! * Assets ([`assets`]): embedded in the binary, strict CSP, no inline
 //!   script, `frame-ancestors 'none'`, `Cache-Control: no-store`.
 
@@ -91,7 +92,7 @@ pub fn routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
     Router::new()
         .merge(assets::routes())
         .merge(ceremony::routes())
-        .merge(api::routes())
+        .merge(api::routes(web.clone()))
         .layer(Extension(web))
 }
 
