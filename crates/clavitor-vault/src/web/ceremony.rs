@@ -392,20 +392,7 @@ async fn register_start(
         registration: Some(state),
         authentication: None,
     };
-    let id = ceremony.clone();
-    let stored = vault
-        .run(move |tx, sealer| {
-            stash::put(
-                tx,
-                sealer,
-                stash::CEREMONY,
-                &id,
-                &row,
-                Some(now + CEREMONY_TTL_MS),
-            )
-        })
-        .await;
-    if let Err(e) = stored {
+    if let Err(e) = stash_ceremony(&vault, ceremony.clone(), row, now).await {
         return e.into_response();
     }
     json(&RegisterOptions {
@@ -416,6 +403,27 @@ async fn register_start(
 }
 
 /// Takes (consumes) a ceremony in its own transaction.
+/// Keeps a started ceremony's state server-side until it is finished or expires.
+async fn stash_ceremony(
+    vault: &Vault,
+    id: String,
+    row: CeremonyRow,
+    now: i64,
+) -> Result<(), VaultError> {
+    vault
+        .run(move |tx, sealer| {
+            stash::put(
+                tx,
+                sealer,
+                stash::CEREMONY,
+                &id,
+                &row,
+                Some(now + CEREMONY_TTL_MS),
+            )
+        })
+        .await
+}
+
 async fn take_ceremony(vault: &Vault, id: String) -> Result<CeremonyRow, VaultError> {
     let now = vault.now();
     vault
@@ -566,20 +574,7 @@ async fn start_assertion(vault: &Vault, web: &Web, purpose: Purpose) -> Response
         registration: None,
         authentication: Some(state),
     };
-    let id = ceremony.clone();
-    let stored = vault
-        .run(move |tx, sealer| {
-            stash::put(
-                tx,
-                sealer,
-                stash::CEREMONY,
-                &id,
-                &row,
-                Some(now + CEREMONY_TTL_MS),
-            )
-        })
-        .await;
-    if let Err(e) = stored {
+    if let Err(e) = stash_ceremony(vault, ceremony.clone(), row, now).await {
         return e.into_response();
     }
     json(&AssertOptions {
