@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::bench_proxy::Table;
+use crate::table::Table;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let which: Vec<&str> = if args.is_empty() {

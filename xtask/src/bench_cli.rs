@@ -52,7 +52,7 @@ fn output(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-pub fn run(table: &mut crate::bench_proxy::Table) -> anyhow::Result<()> {
+pub fn run(table: &mut crate::table::Table) -> anyhow::Result<()> {
     crate::run(
         "cargo",
         &[

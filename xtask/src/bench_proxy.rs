@@ -17,7 +17,6 @@
 //! (requests/s). nginx and mitmproxy are installed when missing (apt-get, pip). A benchmark,
 //! never a test: it does not run in CI. `CLAVITOR_BENCH_SECONDS` changes the phase length.
 
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::DirBuilderExt;
@@ -25,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::table::Table;
 use anyhow::{Context, bail};
 
 const HOST: &str = "api.bench.test";
@@ -468,26 +468,11 @@ fn rps(v: f64) -> String {
     format!("{v:.0} req/s")
 }
 
-/// The one benchmark table `cargo xtask bench` prints (DESIGN.md §12).
-#[derive(Default)]
-pub struct Table {
-    rows: Vec<[String; 6]>,
-    notes: Vec<String>,
-}
-
+/// Rows of this benchmark carry the load generator's error count as a note.
 impl Table {
-    /// A heading row for the next benchmark's figures.
-    pub fn section(&mut self, title: &str) {
-        self.row(&format!("— {title}"), "", "", "", "", "");
-    }
-
-    pub fn row(&mut self, a: &str, b: &str, c: &str, d: &str, e: &str, f: &str) {
-        self.rows.push([a, b, c, d, e, f].map(str::to_owned));
-    }
-
     fn note_errors(&mut self, label: &str, r: &LoadResult) {
         if r.errors > 0.0 {
-            self.notes.push(format!(
+            self.note(format!(
                 "{label}: {} errors out of {} requests",
                 r.errors, r.requests
             ));
@@ -525,35 +510,6 @@ impl Table {
             verdict,
         );
         self.note_errors(label, r);
-    }
-
-    pub fn note(&mut self, note: String) {
-        self.notes.push(note);
-    }
-
-    pub fn print(&self) {
-        let header = ["figure", "value", "baseline", "ratio", "target", ""];
-        let mut widths = header.map(|h| h.chars().count());
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            let mut out = String::new();
-            for (cell, w) in cells.iter().zip(widths) {
-                let _ = write!(out, "{cell:<w$}  ");
-            }
-            out.trim_end().to_owned()
-        };
-        println!();
-        println!("{}", line(&header.map(str::to_owned)));
-        for row in &self.rows {
-            println!("{}", line(row));
-        }
-        for note in &self.notes {
-            println!("  note: {note}");
-        }
     }
 }
 

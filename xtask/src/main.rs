@@ -10,6 +10,7 @@ mod bench_proxy;
 mod deps;
 mod docs;
 mod soak;
+mod table;
 mod walkthrough;
 
 use std::process::Command;
