@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
         "walkthrough" => walkthrough::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   benchmarks: `bench vault` (more arrive with their issues)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)\n  walkthrough  the user guide, run for real and checked\n  docs    regenerate docs/cli.md from --help"
+                "usage: cargo xtask <task>\n\n  test    fmt check, clippy -D warnings, the whole test suite (what CI runs)\n  bench   every benchmark in one table (`bench vault|cli|proxy` for one)\n  soak    kill -9 durability soak of the vault (`soak [ROUNDS]`)\n  walkthrough  the user guide, run for real and checked\n  docs    regenerate docs/cli.md from --help"
             );
             if task == "help" {
                 Ok(())
