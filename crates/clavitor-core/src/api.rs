@@ -257,9 +257,23 @@ pub struct AgentEdit {
     pub rate_hour: Option<u32>,
     #[serde(default)]
     pub ips: Option<Vec<String>>,
-    /// `Some(None)` removes the expiry.
-    #[serde(default)]
+    /// `Some(None)` (JSON `null`) removes the expiry; absent keeps it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub expires_in: Option<Option<i64>>,
+}
+
+/// A field that is present (even as `null`) is `Some`; serde's default
+/// would read `null` as absent.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Names one agent: revoke, unlock, new token, show.
@@ -336,4 +350,25 @@ pub struct Verification {
     pub broken_at: Option<i64>,
     #[serde(default)]
     pub problem: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_edit_tells_a_null_expiry_from_an_absent_one() {
+        let absent: AgentEdit = serde_json::from_str(r#"{"name":"a"}"#).unwrap();
+        assert_eq!(absent.expires_in, None);
+        let cleared: AgentEdit = serde_json::from_str(r#"{"name":"a","expires_in":null}"#).unwrap();
+        assert_eq!(cleared.expires_in, Some(None));
+        let set: AgentEdit = serde_json::from_str(r#"{"name":"a","expires_in":60}"#).unwrap();
+        assert_eq!(set.expires_in, Some(Some(60)));
+        // What the owner CLI sends round-trips.
+        for edit in [absent, cleared, set] {
+            let back: AgentEdit =
+                serde_json::from_str(&serde_json::to_string(&edit).unwrap()).unwrap();
+            assert_eq!(back.expires_in, edit.expires_in);
+        }
+    }
 }

@@ -22,6 +22,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// CV-1009: the route exists but not for this HTTP method.
     MethodNotAllowed,
+    /// CV-1010: the passkey is the last one that opens the vault, or the last
+    /// one that unlocks the personal key while personal fields exist.
+    LastPasskey,
     /// CV-1008: unlocking an agent needs a passkey assertion in the web vault.
     PasskeyRequired,
     /// CV-2041: unknown or ungranted entry or field, or a personal field.
@@ -69,7 +72,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::BadRequest,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -79,6 +82,7 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::PasskeyRequired,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::LastPasskey,
         ErrorCode::AccessDenied,
         ErrorCode::AmbiguousField,
         ErrorCode::HostNotAllowed,
@@ -112,6 +116,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "CV-1007",
             ErrorCode::PasskeyRequired => "CV-1008",
             ErrorCode::MethodNotAllowed => "CV-1009",
+            ErrorCode::LastPasskey => "CV-1010",
             ErrorCode::AccessDenied => "CV-2041",
             ErrorCode::AmbiguousField => "CV-2042",
             ErrorCode::HostNotAllowed => "CV-2043",
@@ -147,6 +152,10 @@ impl ErrorCode {
             }
             ErrorCode::PayloadTooLarge => "Request too large.",
             ErrorCode::MethodNotAllowed => "Method not allowed on this route.",
+            ErrorCode::LastPasskey => {
+                "This passkey cannot be removed: it is the last one that opens the vault or \
+                 unlocks your personal fields. Add another passkey first."
+            }
             ErrorCode::PasskeyRequired => {
                 "A passkey is enrolled: unlock the agent in the web vault with a passkey tap."
             }
@@ -184,7 +193,10 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => 400,
             ErrorCode::NotFound => 404,
-            ErrorCode::Conflict | ErrorCode::NameTaken | ErrorCode::NoPersonalKey => 409,
+            ErrorCode::Conflict
+            | ErrorCode::NameTaken
+            | ErrorCode::NoPersonalKey
+            | ErrorCode::LastPasskey => 409,
             ErrorCode::OwnerLoopbackOnly | ErrorCode::PasskeyRequired => 403,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::MethodNotAllowed => 405,

@@ -220,8 +220,13 @@ pub fn edit(
             // Keep the field's identity (grants narrowed to it stay valid).
             spec.id = Some(body.fields[i].id.clone());
             if spec.value.is_none() && spec.sealed.is_none() {
-                // Metadata-only change: keep the sealed value as it is.
+                // Metadata-only change: keep the sealed value as it is. A
+                // new tier needs the value again (a personal value cannot be
+                // re-sealed here, and a silent no-op would mislead).
                 let f = &mut body.fields[i];
+                if spec.tier.is_some_and(|t| t != f.tier) {
+                    return Err(bad());
+                }
                 f.inject_only = spec.inject_only;
                 if let Some(kind) = spec.kind {
                     f.kind = kind;

@@ -73,6 +73,11 @@ pub enum Purpose {
         session: String,
         entry: String,
     },
+    /// Managing passkeys: `add`, or `remove:<credential id>`.
+    Manage {
+        session: String,
+        action: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,7 +94,6 @@ pub fn routes() -> Router<Arc<Vault>> {
         .route("/v1/web/session", get(session_info))
         .route("/v1/web/setup", post(setup_exchange))
         .route("/v1/web/logout", post(logout))
-        .route("/v1/web/passkeys", get(list_passkeys))
         .route("/v1/web/passkeys/register/start", post(register_start))
         .route("/v1/web/passkeys/register/finish", post(register_finish))
         .route("/v1/web/login/start", post(login_start))
@@ -102,7 +106,7 @@ pub fn any_passkey(tx: &mut dyn Tx, _sealer: &Sealer, now: i64) -> Result<bool, 
     Ok(!tx.web_list(stash::PASSKEY, now)?.is_empty())
 }
 
-fn passkeys(
+pub(super) fn passkeys(
     tx: &mut dyn Tx,
     sealer: &Sealer,
     now: i64,
@@ -282,49 +286,16 @@ async fn logout(
     res
 }
 
-// ---- passkeys ---------------------------------------------------------------
-
-#[derive(Serialize)]
-struct PasskeyView {
-    id: String,
-    name: String,
-    prf: bool,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-async fn list_passkeys(
-    State(vault): State<Arc<Vault>>,
-    Extension(web): Extension<Arc<Web>>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(res) = session::require(&vault, &web, &headers, &method, Stage::Owner).await {
-        return res;
-    }
-    let now = vault.now();
-    crate::owner::respond(
-        vault
-            .run(move |tx, s| {
-                Ok(passkeys(tx, s, now)?
-                    .into_iter()
-                    .map(|(id, p)| PasskeyView {
-                        id,
-                        name: p.name,
-                        prf: p.prf,
-                        created_at: p.created_at,
-                        last_used_at: p.last_used_at,
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await,
-    )
-}
+// ---- registration -----------------------------------------------------------
 
 #[derive(Deserialize)]
 struct RegisterStart {
     #[serde(default)]
     name: Option<String>,
+    /// From an owner session (adding a passkey): a fresh assertion of an
+    /// enrolled passkey, started with `purpose: passkey, action: add`.
+    #[serde(default)]
+    step_up: Option<AssertionFinish>,
 }
 
 #[derive(Serialize)]
@@ -339,6 +310,7 @@ struct RegisterOptions {
 async fn register_start(
     State(vault): State<Arc<Vault>>,
     Extension(web): Extension<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterStart>,
@@ -347,6 +319,23 @@ async fn register_start(
         Ok(s) => s,
         Err(res) => return res,
     };
+    if s.row.stage == Stage::Owner {
+        // A stolen session alone must not be able to enrol the thief's passkey.
+        let expected = Purpose::Manage {
+            session: s.key.clone(),
+            action: "add".into(),
+        };
+        let verified = match &req.step_up {
+            Some(a) => {
+                finish_assertion(&vault, &web, a.ceremony.clone(), &a.credential, &expected).await
+            }
+            None => Err(ErrorCode::PasskeyRequired.into()),
+        };
+        if let Err(e) = verified {
+            audit_only(&vault, peer, "passkey.register", None, Some(e.code())).await;
+            return e.into_response();
+        }
+    }
     let name = req
         .name
         .map(|n| n.trim().chars().take(64).collect::<String>())
@@ -688,6 +677,8 @@ enum AssertStart {
     Unlock { agent: String },
     /// Reveal personal fields of the entry called `entry`.
     Reveal { entry: String },
+    /// Add a passkey (`add`) or remove one (`remove:<credential id>`).
+    Passkey { action: String },
 }
 
 /// Starts a step-up assertion bound to one action of this session.
@@ -725,6 +716,19 @@ async fn assert_start(
                     entry: entry_id,
                 },
                 Err(e) => return e.into_response(),
+            }
+        }
+        AssertStart::Passkey { action } => {
+            let valid = action == "add"
+                || action
+                    .strip_prefix("remove:")
+                    .is_some_and(|id| !id.is_empty() && id.len() <= 1024);
+            if !valid {
+                return refusal(ErrorCode::BadRequest);
+            }
+            Purpose::Manage {
+                session: s.key,
+                action,
             }
         }
     };

@@ -22,6 +22,7 @@
 mod api;
 mod assets;
 pub mod ceremony;
+mod passkeys;
 pub mod session;
 mod stash;
 
@@ -92,6 +93,7 @@ pub fn routes(vault: &Arc<Vault>) -> Router<Arc<Vault>> {
     Router::new()
         .merge(assets::routes())
         .merge(ceremony::routes())
+        .merge(passkeys::routes())
         .merge(api::routes(web.clone()))
         .layer(Extension(web))
 }
