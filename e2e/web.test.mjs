@@ -2,120 +2,38 @@
 // driven by playwright-core over CDP) with a virtual WebAuthn authenticator
 // that supports PRF, against the real `clavitor serve` binary.
 //
-// Needs: `cargo build -p clavitor -p clavitor-cli`, `apt-get install -y chromium`,
-// `npm ci` in e2e/. Run: `node --test e2e/`.
+// Harness: ./harness.mjs. Run: `node --test e2e/`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createHash, createPrivateKey, sign } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { bin, shot, checkPrerequisites, launchBrowser, Vault, newPage as openPage } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = (name) => path.join(root, 'target', 'debug', name);
-const CHROMIUM = process.env.CLAVITOR_CHROMIUM || '/usr/bin/chromium';
 const CANARY = `CANARY-personal-${Math.random().toString(36).slice(2)}-recovery`;
 const PASSWORD = 'gh-shared-password-42';
-// CLAVITOR_SCREENSHOTS=DIR saves a PNG of each main page there (for docs/).
-const SHOTS = process.env.CLAVITOR_SCREENSHOTS;
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
 
-let server;
-let serverOut = '';
+let vault;
 let dataDir;
 let work;
 let origin;
 let setupLink;
 let browser;
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin('clavitor'), ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-      env: { ...process.env, RUST_LOG: 'debug', HOME: work },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverOut}`)), 20000);
-    const onData = (chunk) => {
-      serverOut += chunk.toString();
-      const m = serverOut.match(/one-time link to set up your passkey: (\S+)/);
-      if (m && !setupLink) {
-        setupLink = m[1];
-        origin = new URL(setupLink).origin;
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited ${code}:\n${serverOut}`)));
-  });
-}
-
-function cli(args, input) {
-  return spawnSync(bin('clavitor-cli'), args, {
-    input,
-    env: { ...process.env, HOME: work, CLAVITOR_CONFIG_DIR: path.join(work, 'agent-config'), HTTPS_PROXY: '' },
-    encoding: 'utf8',
-  });
-}
-
-function owner(args) {
-  const vault = origin.replace('localhost', '127.0.0.1');
-  return spawnSync(bin('clavitor'), ['--data-dir', dataDir, '--vault', vault, ...args], {
-    env: { ...process.env, HOME: work },
-    encoding: 'utf8',
-  });
-}
-
-async function newPage({ prf = true } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      ctap2Version: 'ctap2_1',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      hasPrf: prf,
-      automaticPresenceSimulation: true,
-    },
-  });
-  const bodies = [];
-  page.on('request', (r) => {
-    const body = r.postData();
-    if (body) bodies.push({ url: r.url(), body });
-  });
-  return { context, page, cdp, authenticatorId, bodies };
-}
+const cli = (args, input) => vault.cli(args, input);
+const owner = (args) => vault.owner(args);
+const newPage = (opts) => openPage(browser, opts);
 
 before(async () => {
-  for (const b of [bin('clavitor'), bin('clavitor-cli'), CHROMIUM]) {
-    assert.ok(existsSync(b), `${b} is missing (cargo build -p clavitor -p clavitor-cli; apt-get install -y chromium)`);
-  }
-  work = mkdtempSync(path.join(tmpdir(), 'clavitor-e2e-'));
-  dataDir = mkdtempSync(path.join(work, 'data-'));
-  server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  checkPrerequisites();
+  vault = await new Vault().start();
+  ({ dataDir, work, origin, setupLink } = vault);
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) server.kill('SIGTERM');
-  if (work) rmSync(work, { recursive: true, force: true });
+  if (vault) vault.stop();
 });
 
 test('owner web vault: passkey setup, personal field, agent, audit', async (t) => {
@@ -242,8 +160,8 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
       assert.ok(!bytes.includes(Buffer.from(CANARY)), `canary in ${f}`);
       assert.ok(!bytes.includes(Buffer.from(PASSWORD)), `shared password in clear in ${f}`);
     }
-    assert.ok(!serverOut.includes(CANARY), 'canary in server logs');
-    assert.ok(!serverOut.includes(PASSWORD), 'password in server logs');
+    assert.ok(!vault.out.includes(CANARY), 'canary in server logs');
+    assert.ok(!vault.out.includes(PASSWORD), 'password in server logs');
   });
 
   await t.test('log out, log in again with the same passkey: the personal field decrypts', async () => {

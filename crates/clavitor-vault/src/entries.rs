@@ -218,6 +218,13 @@ pub fn edit(
         let mut spec = spec.clone();
         if let Some(i) = existing {
             // Keep the field's identity (grants narrowed to it stay valid).
+            // A personal value sealed for another field id would never
+            // open again: that edit was made against another revision.
+            if spec.sealed.is_some()
+                && spec.id.as_ref().is_some_and(|id| *id != body.fields[i].id)
+            {
+                return Err(ErrorCode::Conflict.into());
+            }
             spec.id = Some(body.fields[i].id.clone());
             if spec.value.is_none() && spec.sealed.is_none() {
                 // Metadata-only change: keep the sealed value as it is. A

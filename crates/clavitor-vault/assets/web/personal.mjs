@@ -115,16 +115,26 @@ export async function wrap(d, secret, vaultId, kind, credential) {
   return { v: 1, kind, credential, iv: b64(iv), ct: b64(ct) };
 }
 
-/** Unwraps to a non-extractable ECDH private key. */
-export async function unwrap(w, secret, vaultId, publicB64) {
+/** Unwraps the raw private scalar `d` (the caller zeroes it). */
+export async function unwrapRaw(w, secret, vaultId) {
   const key = await kek(secret, vaultId);
-  const d = new Uint8Array(
+  return new Uint8Array(
     await subtle.decrypt(
       { name: 'AES-GCM', iv: unb64(w.iv), additionalData: wrapAad(vaultId, w.kind, w.credential) },
       key,
       unb64(w.ct),
     ),
   );
+}
+
+/** Imports a raw private scalar as a non-extractable ECDH private key. */
+export function importPrivate(d, publicB64) {
+  return hpke.importPrivate(d, unb64(publicB64), false);
+}
+
+/** Unwraps to a non-extractable ECDH private key. */
+export async function unwrap(w, secret, vaultId, publicB64) {
+  const d = await unwrapRaw(w, secret, vaultId);
   try {
     return await hpke.importPrivate(d, unb64(publicB64), false);
   } finally {

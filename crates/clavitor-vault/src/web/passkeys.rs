@@ -45,6 +45,8 @@ struct PasskeyView {
     id: String,
     name: String,
     prf: bool,
+    /// The credential's PRF input (not secret), for a local PRF evaluation.
+    prf_salt: String,
     created_at: i64,
     last_used_at: Option<i64>,
     /// Whether the current session was opened with this passkey.
@@ -72,6 +74,7 @@ async fn list(
                         id,
                         name: p.name,
                         prf: p.prf,
+                        prf_salt: p.prf_salt,
                         created_at: p.created_at,
                         last_used_at: p.last_used_at,
                     })
