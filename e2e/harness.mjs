@@ -99,13 +99,13 @@ export class Vault {
   }
 }
 
-/** Adds a virtual authenticator (CTAP2.1, UV, resident keys) to a page's CDP session. */
-export async function addAuthenticator(cdp, { prf = true } = {}) {
+/** Chrome allows one `internal` (platform) authenticator per page: add others as `usb`. */
+export async function addAuthenticator(cdp, { prf = true, transport = 'usb' } = {}) {
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: {
       protocol: 'ctap2',
       ctap2Version: 'ctap2_1',
-      transport: 'internal',
+      transport,
       hasResidentKey: true,
       hasUserVerification: true,
       isUserVerified: true,
@@ -122,7 +122,7 @@ export async function newPage(browser, { prf = true } = {}) {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
-  const authenticatorId = await addAuthenticator(cdp, { prf });
+  const authenticatorId = await addAuthenticator(cdp, { prf, transport: 'internal' });
   const bodies = [];
   page.on('request', (r) => {
     const body = r.postData();
