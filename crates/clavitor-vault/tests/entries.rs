@@ -254,3 +254,80 @@ async fn agents_are_unique_by_their_audit_name() {
     }
     v.stop().await;
 }
+
+#[tokio::test]
+async fn a_tier_change_without_the_value_is_refused_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("Db", &[("password", "pw"), ("host", "db.internal")]).await;
+    let owner = v.owner();
+    let before = owner.entry("Db", false).await.unwrap();
+    let edit = EntryEdit {
+        name: "Db".into(),
+        rev: before.rev,
+        set: vec![FieldSpec {
+            label: "host".into(),
+            tier: Some(clavitor_core::Tier::Shared),
+            ..FieldSpec::default()
+        }],
+        ..EntryEdit::default()
+    };
+    assert_eq!(
+        code(&owner.edit_entry(&edit).await.err().unwrap()),
+        "CV-1001"
+    );
+    let after = owner.entry("Db", false).await.unwrap();
+    assert_eq!(after.rev, before.rev, "nothing written");
+    // With the value, the tier changes.
+    let edit = EntryEdit {
+        set: vec![FieldSpec {
+            value: Some("db.internal".into()),
+            ..edit.set[0].clone()
+        }],
+        ..edit
+    };
+    let changed = owner.edit_entry(&edit).await.unwrap();
+    let host = changed.fields.iter().find(|f| f.label == "host").unwrap();
+    assert_eq!(host.tier, clavitor_core::Tier::Shared);
+    v.stop().await;
+}
+
+#[tokio::test]
+async fn a_personal_value_sealed_for_another_field_id_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    v.add("Db", &[("password", "pw")]).await;
+    let owner = v.owner();
+    let before = owner.entry("Db", false).await.unwrap();
+    // Two editors added "note" concurrently; the second's blob is bound to
+    // its own field id, which the vault would replace by the first's.
+    let edit = |id: &str, rev| EntryEdit {
+        name: "Db".into(),
+        rev,
+        set: vec![FieldSpec {
+            id: Some(id.into()),
+            label: "note".into(),
+            tier: Some(clavitor_core::Tier::Info),
+            value: Some("first".into()),
+            ..FieldSpec::default()
+        }],
+        ..EntryEdit::default()
+    };
+    let first = owner.edit_entry(&edit("f_first", before.rev)).await.unwrap();
+    let sealed = EntryEdit {
+        set: vec![FieldSpec {
+            id: Some("f_second".into()),
+            label: "note".into(),
+            tier: Some(clavitor_core::Tier::Personal),
+            sealed: Some("AQ".repeat(60)),
+            ..FieldSpec::default()
+        }],
+        ..edit("f_second", first.rev)
+    };
+    assert_eq!(
+        code(&owner.edit_entry(&sealed).await.err().unwrap()),
+        "CV-1003"
+    );
+    assert_eq!(owner.entry("Db", false).await.unwrap().rev, first.rev);
+    v.stop().await;
+}
