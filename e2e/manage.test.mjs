@@ -230,6 +230,28 @@ test('entries, agents and passkeys managed in the page (PRF passkeys, recovery c
     assert.deepEqual(status, [403, 'CV-1008']);
   });
 
+  await t.test('a session alone cannot overwrite the wraps of the personal key', async () => {
+    const answers = await page.evaluate(async () => {
+      const { csrf } = await fetch('/v1/web/session').then((r) => r.json());
+      const key = await fetch('/v1/web/personal-key').then((r) => r.json());
+      const post = (wrap) => fetch('/v1/web/personal-key', { method: 'POST', headers: { 'content-type': 'application/json', 'x-clavitor-csrf': csrf },
+        body: JSON.stringify({ public_key: key.public_key, wrap: { ...wrap, ct: 'AAAA' } })}).then(async (r) => [r.status, (await r.json()).code]);
+      const out = [];
+      for (const w of key.wraps) out.push(await post(w));
+      // Nor plant a wrap for a passkey it did not just register, or a second "recovery" wrap.
+      const planted = [await post({ v: 1, kind: 'passkey', credential: 'not-registered-here', iv: 'AAAA' }),
+        await post({ v: 1, kind: 'recovery', credential: 'other', iv: 'AAAA' })];
+      const after = await fetch('/v1/web/personal-key').then((r) => r.json());
+      return { out, planted, same: JSON.stringify(after.wraps) === JSON.stringify(key.wraps), kinds: key.wraps.map((w) => w.kind) };
+    });
+    assert.deepEqual([...answers.kinds].sort(), ['passkey', 'passkey', 'recovery']);
+    assert.deepEqual(answers.planted, [[403, 'CV-1008'], [400, 'CV-1001']]);
+    for (const [i, kind] of answers.kinds.entries()) {
+      assert.deepEqual(answers.out[i], kind === 'recovery' ? [403, 'CV-1008'] : [409, 'CV-1003']);
+    }
+    assert.ok(answers.same, 'no wrap changed');
+  });
+
   await t.test('remove the first passkey with the second; the last one is refused with CV-1010', async () => {
     // A removal assertion is bound to the passkey it names.
     const crossed = await page.evaluate(async () => {
@@ -288,6 +310,11 @@ test('entries, agents and passkeys managed in the page (PRF passkeys, recovery c
     await page.fill('#recovery-input', recovery.toLowerCase().replaceAll('-', ' '));
     await page.click('#recovery-submit');
     await page.waitForFunction((c) => document.querySelector('[data-field="card_number"]')?.textContent === c, CARD, { timeout: 15000 });
+    // A passkey that unlocks nothing can always be removed (a lost security key), personal fields or not.
+    await page.click('nav a[href="/passkeys"]');
+    await page.click('tr[data-passkey="Security key"] .remove-passkey');
+    await page.waitForFunction(() => !document.querySelector('tr[data-passkey="Security key"]'), null, { timeout: 20000 });
+    assert.equal(await page.locator('#passkeys tr').count(), 1);
   });
 
   await t.test('nothing personal or secret reached the data dir or the logs', async () => {
@@ -374,6 +401,15 @@ test('an authenticator without PRF: info and shared fields work; a PRF passkey a
     await page.click('nav a[href="/passkeys"]');
     await page.click('#new-recovery');
     await page.waitForSelector('#recovery-code', { timeout: 20000 });
+    assert.match(await page.textContent('#personal-key-status'), /2 unlock method/);
+    // Replacing it: a passkey tap bound to the replacement; the old code stops working.
+    const first = await page.textContent('#recovery-code');
+    page.once('dialog', (d) => d.accept());
+    await page.click('#new-recovery');
+    await page.waitForFunction((old) => {
+      const el = document.querySelector('#recovery-code');
+      return el && el.textContent !== old;
+    }, first, { timeout: 20000 });
     assert.match(await page.textContent('#personal-key-status'), /2 unlock method/);
     await page.click('nav a[href="/entries"]');
     await fill();

@@ -220,8 +220,7 @@ pub fn edit(
             // Keep the field's identity (grants narrowed to it stay valid).
             // A personal value sealed for another field id would never
             // open again: that edit was made against another revision.
-            if spec.sealed.is_some()
-                && spec.id.as_ref().is_some_and(|id| *id != body.fields[i].id)
+            if spec.sealed.is_some() && spec.id.as_ref().is_some_and(|id| *id != body.fields[i].id)
             {
                 return Err(ErrorCode::Conflict.into());
             }

@@ -259,7 +259,8 @@ async fn agents_are_unique_by_their_audit_name() {
 async fn a_tier_change_without_the_value_is_refused_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let v = TestVault::start(dir.path()).await;
-    v.add("Db", &[("password", "pw"), ("host", "db.internal")]).await;
+    v.add("Db", &[("password", "pw"), ("host", "db.internal")])
+        .await;
     let owner = v.owner();
     let before = owner.entry("Db", false).await.unwrap();
     let edit = EntryEdit {
@@ -313,7 +314,10 @@ async fn a_personal_value_sealed_for_another_field_id_is_a_conflict() {
         }],
         ..EntryEdit::default()
     };
-    let first = owner.edit_entry(&edit("f_first", before.rev)).await.unwrap();
+    let first = owner
+        .edit_entry(&edit("f_first", before.rev))
+        .await
+        .unwrap();
     let sealed = EntryEdit {
         set: vec![FieldSpec {
             id: Some("f_second".into()),

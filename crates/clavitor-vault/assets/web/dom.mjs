@@ -41,7 +41,7 @@ export function errorText(e) {
 export function page(title, ...children) {
   for (const t of timers) clearInterval(t);
   timers = [];
-  main().replaceChildren(h('h1', {}, title), ...children);
+  main().replaceChildren(h('h1', {}, title), ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   document.title = `${title} · Clavitor`;
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.getAttribute('href') === location.pathname) a.setAttribute('aria-current', 'page');

@@ -42,7 +42,11 @@ async function keyForSealing() {
   if (!key.public_key) {
     throw new Error('Personal fields need a personal key, created by a PRF-capable passkey: add one on the Passkeys page. Info and shared fields work without it.');
   }
-  if (key.wraps.length < 2 && !confirm(
+  const methods = await unlock.unlockMethods(key);
+  if (methods === 0) {
+    throw new Error('No passkey or recovery code unlocks your personal key any more, so a personal value saved now could never be read: add a PRF-capable passkey first.');
+  }
+  if (methods < 2 && !confirm(
     'Your personal key has only one unlock method (one passkey, no recovery code). If you lose it, personal fields cannot be recovered by anyone. Save anyway?')) {
     throw new Error('Not saved: add a second passkey or a recovery code on the Passkeys page first.');
   }

@@ -25,17 +25,20 @@ async function confirmAdd(box) {
   let d = null;
   if (key.public_key) d = await unlock.openRaw(key, a, box, { skippable: true });
   else if (a.prf.output) a.prf.output.fill(0);
+  // The opened key waits for step 2 no longer than the step-up stays valid.
+  if (d) setTimeout(() => d.fill(0), 5 * 60 * 1000);
   return { stepUp: { ceremony: start.ceremony, credential: a.json }, key, d };
 }
 
 /** Step 2: the new passkey; wraps the personal key for it (or creates the key). */
 async function createPasskey(confirmed, name, withRecovery, box) {
   const { stepUp, key, d } = confirmed;
+  let prf = null;
   try {
     const start = await api.post('/v1/web/passkeys/register/start', { name, step_up: stepUp });
     const reg = await webauthn.create(start.options, start.prf_salt);
     await api.post('/v1/web/passkeys/register/finish', { ceremony: start.ceremony, credential: reg.json, prf_capable: reg.prf.enabled });
-    let prf = reg.prf.output;
+    prf = reg.prf.output;
     if (!prf && reg.prf.enabled) prf = (await webauthn.prfOnly(reg.id, start.prf_salt, location.hostname)).output;
     let message;
     let code = null;
@@ -50,12 +53,12 @@ async function createPasskey(confirmed, name, withRecovery, box) {
     } else {
       message = 'Passkey added. It signs you in; it does not unlock personal fields (the personal key was not opened).';
     }
-    if (prf) prf.fill(0);
     await passkeysPage();
     const result = document.getElementById('passkey-result');
-    result.replaceChildren(h('p', { class: 'ok', id: 'passkey-added' }, message), code ? recoveryCard(code, 'Recovery code') : null);
+    result.replaceChildren(...[h('p', { class: 'ok', id: 'passkey-added' }, message), code && recoveryCard(code, 'Recovery code')].filter(Boolean));
     toast('Passkey added');
   } finally {
+    if (prf) prf.fill(0);
     if (d) d.fill(0);
     box.replaceChildren();
   }
@@ -87,17 +90,19 @@ function addCard(key) {
     steps, status);
 }
 
-/** A new recovery code, wrapping the personal key opened by a passkey tap (local PRF evaluation). */
-async function newRecoveryCode(list, key, box) {
-  const salts = {};
-  for (const p of list) if (key.wraps.some((w) => w.kind === 'passkey' && w.credential === p.id)) salts[p.id] = p.prf_salt;
-  if (!Object.keys(salts).length) throw new Error('No passkey unlocks your personal key yet.');
-  const a = await webauthn.prfLocal(salts, location.hostname);
+/**
+ * A new recovery code, wrapping the personal key opened by a passkey tap;
+ * the tap is a server-verified assertion bound to this replacement (a
+ * stolen session alone cannot overwrite the code's wrap).
+ */
+async function newRecoveryCode(key, box) {
+  const start = await api.post('/v1/web/assert/start', { purpose: 'passkey', action: 'replace-recovery' });
+  const a = await webauthn.get(start.options, start.prf_salts);
   const d = await unlock.openRaw(key, a, box);
   try {
     const code = unlock.recoveryCode();
     const wrap = await personal.wrap(d, utf8(code), key.vault_id, 'recovery', 'recovery');
-    await api.post('/v1/web/personal-key', { public_key: key.public_key, wrap });
+    await api.post('/v1/web/personal-key', { public_key: key.public_key, wrap, step_up: { ceremony: start.ceremony, credential: a.json } });
     return code;
   } finally {
     d.fill(0);
@@ -127,7 +132,7 @@ export async function passkeysPage() {
       input.focus();
     } }, 'Rename');
     const remove = action('Remove', { class: 'danger remove-passkey' }, status, async () => {
-      if (!confirm(`Remove the passkey "${p.name}"? It will no longer sign in${unlocks(p) ? ' or unlock personal fields' : ''}.`)) return;
+      if (!confirm(`Remove the passkey "${p.name}" (created ${fmtTime(p.created_at)}, last used ${fmtTime(p.last_used_at)})? It will no longer sign in${unlocks(p) ? ' or unlock personal fields' : ''}.`)) return;
       status.className = 'muted';
       status.textContent = 'Touch a passkey to confirm…';
       const start = await api.post('/v1/web/assert/start', { purpose: 'passkey', action: `remove:${p.id}` });
@@ -146,7 +151,7 @@ export async function passkeysPage() {
   const recovery = key.public_key && action(hasRecovery ? 'Replace the recovery code' : 'Create a recovery code',
     { id: 'new-recovery' }, status, async () => {
       if (hasRecovery && !confirm('The old recovery code stops working. Continue?')) return;
-      const code = await newRecoveryCode(list, key, recoveryBox);
+      const code = await newRecoveryCode(key, recoveryBox);
       await passkeysPage();
       document.getElementById('passkey-result').replaceChildren(recoveryCard(code, 'New recovery code'));
     });

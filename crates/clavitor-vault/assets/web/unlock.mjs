@@ -54,15 +54,16 @@ export function askRecoveryCode(container, why, skippable = false) {
  * Returns null when skipped. Throws when the code is wrong.
  */
 export async function openRaw(key, a, container, { skippable = false } = {}) {
-  const w = a && a.prf.output && key.wraps.find((x) => x.kind === 'passkey' && x.credential === a.id);
-  if (w) {
-    try {
-      return await personal.unwrapRaw(w, a.prf.output, key.vault_id);
-    } finally {
-      a.prf.output.fill(0);
-    }
+  const prf = a && a.prf.output;
+  const w = prf && key.wraps.find((x) => x.kind === 'passkey' && x.credential === a.id);
+  try {
+    if (w) return await personal.unwrapRaw(w, prf, key.vault_id);
+  } catch {
+    // A damaged wrap: the recovery code below still opens the key.
+  } finally {
+    if (prf) prf.fill(0);
   }
-  const r = key.wraps.find((x) => x.kind === 'recovery');
+  const r = key.wraps.find((x) => x.kind === 'recovery' && x.credential === 'recovery');
   if (!r) {
     if (skippable) return null;
     throw new Error('This passkey does not unlock your personal key and no recovery code exists: use a passkey that does.');
@@ -85,6 +86,17 @@ export async function open(key, a, container) {
   } finally {
     d.fill(0);
   }
+}
+
+/**
+ * How many ways open the personal key: enrolled passkeys holding a wrap,
+ * plus the recovery code.
+ */
+export async function unlockMethods(key) {
+  const list = await api.get('/v1/web/passkeys');
+  const passkeys = list.filter((p) => key.wraps.some((w) => w.kind === 'passkey' && w.credential === p.id)).length;
+  const recovery = key.wraps.some((w) => w.kind === 'recovery' && w.credential === 'recovery') ? 1 : 0;
+  return passkeys + recovery;
 }
 
 /** Stores a wrap of `d` under a passkey's PRF output. */

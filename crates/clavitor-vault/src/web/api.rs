@@ -20,6 +20,8 @@ use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::Web;
 use super::ceremony::{self, AssertionFinish, Purpose};
+use super::session::SessionRow;
+use super::stash;
 use crate::agents;
 use crate::entries;
 use crate::error::{VaultError, refusal};
@@ -280,8 +282,12 @@ struct AddWrap {
     public_key: String,
     /// One wrapped private key: `{"v":1,"kind":"passkey"|"recovery",
     /// "credential":…,"iv":…,"ct":…}`, opaque to the server but for `kind`
-    /// and `credential`, which identify the wrap it replaces.
+    /// and `credential`, which identify the wrap.
     wrap: serde_json::Value,
+    /// Replacing the recovery wrap needs a fresh assertion started with
+    /// `purpose: passkey, action: replace-recovery`.
+    #[serde(default)]
+    step_up: Option<AssertionFinish>,
 }
 
 fn wrap_id(w: &serde_json::Value) -> (Option<&str>, Option<&str>) {
@@ -291,22 +297,80 @@ fn wrap_id(w: &serde_json::Value) -> (Option<&str>, Option<&str>) {
     )
 }
 
-/// Sets the personal public key (first time) and adds or replaces one
-/// wrapped private key.
-async fn add_personal_wrap(o: Owner, ApiJson(req): ApiJson<AddWrap>) -> Response {
-    let o = match o.authorize().await {
-        Ok(o) => o,
-        Err(res) => return res,
+/// Sets the personal public key (first time) and adds one wrapped private
+/// key. Adding never destroys, and a stolen session alone can neither set
+/// the key nor plant a wrap:
+///
+/// * a passkey's wrap only for the PRF-capable passkey this session
+///   registered in the last few minutes, once (never replaced); the first
+///   public key only comes with such a wrap;
+/// * the recovery code's wrap (`credential: "recovery"`) without a tap only
+///   right after a registration while none exists; replacing it, or adding
+///   it later, needs a passkey tap started with `action: replace-recovery`.
+async fn add_personal_wrap(
+    Extension(w): Extension<Arc<Web>>,
+    o: Owner,
+    ApiJson(req): ApiJson<AddWrap>,
+) -> Result<Response, Response> {
+    let o = o.authorize().await?;
+    let session = session_key(&o).map_err(refusal)?;
+    let (kind, credential) = wrap_id(&req.wrap);
+    let (kind, credential) = match (kind, credential) {
+        (Some(k @ ("passkey" | "recovery")), Some(c)) if req.wrap.to_string().len() <= 4096 => {
+            (k.to_string(), c.to_string())
+        }
+        _ => return Err(refusal(ErrorCode::BadRequest)),
     };
-    let (kind, _) = wrap_id(&req.wrap);
-    if !matches!(kind, Some("passkey" | "recovery")) || req.wrap.to_string().len() > 4096 {
-        return refusal(ErrorCode::BadRequest);
+    let mut stepped_up = false;
+    if kind == "recovery"
+        && let Some(a) = req.step_up.as_ref()
+    {
+        let expected = Purpose::Manage {
+            session: session.clone(),
+            action: "replace-recovery".into(),
+        };
+        let assertion = (a.ceremony.clone(), &a.credential);
+        step_up(&o, &w, assertion, &expected, "personal-key.set", None).await?;
+        stepped_up = true;
     }
-    respond(
-        o.run(Write, "personal-key.set", None, move |tx, s, _| {
+    let target = Some(format!("wrap:{kind}"));
+    Ok(respond(
+        o.run(Write, "personal-key.set", target, move |tx, s, now| {
             let mut current = crate::personal::get(tx, s)?;
-            let id = wrap_id(&req.wrap);
-            current.wraps.retain(|w| wrap_id(w) != id);
+            let row: Option<SessionRow> = stash::get(tx, s, stash::SESSION, &session, now)?;
+            let fresh = row
+                .and_then(|r| r.registered)
+                .filter(|r| now - r.at <= ceremony::CEREMONY_TTL_MS);
+            let exists = current
+                .wraps
+                .iter()
+                .any(|x| wrap_id(x) == (Some(kind.as_str()), Some(credential.as_str())));
+            if kind == "passkey" {
+                if exists {
+                    return Err(ErrorCode::Conflict.into());
+                }
+                if fresh.is_none_or(|r| r.credential != credential) {
+                    return Err(ErrorCode::PasskeyRequired.into());
+                }
+                let passkey: Option<ceremony::StoredPasskey> =
+                    stash::get(tx, s, stash::PASSKEY, &credential, now)?;
+                if !passkey.is_some_and(|p| p.prf) {
+                    return Err(ErrorCode::BadRequest.into());
+                }
+            } else {
+                if credential != "recovery" {
+                    return Err(ErrorCode::BadRequest.into());
+                }
+                if current.public_key.is_none() {
+                    return Err(ErrorCode::NoPersonalKey.into());
+                }
+                if !(stepped_up || (!exists && fresh.is_some())) {
+                    return Err(ErrorCode::PasskeyRequired.into());
+                }
+            }
+            current
+                .wraps
+                .retain(|x| wrap_id(x) != (Some(kind.as_str()), Some(credential.as_str())));
             current.wraps.push(req.wrap.clone());
             let next = PersonalKey {
                 vault_id: current.vault_id,
@@ -317,5 +381,5 @@ async fn add_personal_wrap(o: Owner, ApiJson(req): ApiJson<AddWrap>) -> Response
             Ok(serde_json::json!({"ok": true}))
         })
         .await,
-    )
+    ))
 }

@@ -73,7 +73,8 @@ pub enum Purpose {
         session: String,
         entry: String,
     },
-    /// Managing passkeys: `add`, or `remove:<credential id>`.
+    /// Managing passkeys: `add`, `remove:<credential id>`, or
+    /// `replace-recovery` (the recovery code's wrap of the personal key).
     Manage {
         session: String,
         action: String,
@@ -465,6 +466,14 @@ async fn register_finish(
         return refusal(ErrorCode::PasskeyRequired);
     };
     if owner_session != s.key {
+        audit_only(
+            &vault,
+            peer,
+            "passkey.register",
+            None,
+            Some(ErrorCode::PasskeyRequired),
+        )
+        .await;
         return refusal(ErrorCode::PasskeyRequired);
     }
     let passkey = match web
@@ -492,30 +501,38 @@ async fn register_finish(
     let old_key = s.key.clone();
     let result = vault
         .run(move |tx, sealer| {
-            if tx.web_get(stash::PASSKEY, &id, now)?.is_some() {
-                return Err(ErrorCode::NameTaken.into());
-            }
-            if was_setup && any_passkey(tx, sealer, now)? {
-                return Err(ErrorCode::InvalidToken.into());
-            }
-            stash::put(tx, sealer, stash::PASSKEY, &id, &stored, None)?;
-            tx.meta_set(crate::PASSKEYS_ENROLLED, b"1")?;
             let mut event = AuditEvent::new(ACTOR, "passkey.register");
             event.source = Some(peer.ip().to_string());
             event.entry = Some(format!("passkey:{}", stored.name));
+            let refused = if tx.web_get(stash::PASSKEY, &id, now)?.is_some() {
+                Some(ErrorCode::NameTaken)
+            } else if was_setup && any_passkey(tx, sealer, now)? {
+                Some(ErrorCode::InvalidToken)
+            } else {
+                None
+            };
+            if let Some(code) = refused {
+                audit::append(tx, sealer, now, &event.refused(code.code()))?;
+                return Ok(Err(code));
+            }
+            stash::put(tx, sealer, stash::PASSKEY, &id, &stored, None)?;
+            tx.meta_set(crate::PASSKEYS_ENROLLED, b"1")?;
             audit::append(tx, sealer, now, &event)?;
             if was_setup {
                 // The setup session becomes an owner session under a new token.
                 tx.web_delete(stash::SESSION, &old_key)?;
                 tx.web_delete(stash::SETUP, stash::SETUP_KEY)?;
                 let (secret, s) = session::create(tx, sealer, Stage::Owner, Some(id.clone()), now)?;
-                return Ok((id, Some((secret, s.row.csrf))));
+                session::mark_registered(tx, sealer, &s.key, &id, now)?;
+                return Ok(Ok((id, Some((secret, s.row.csrf)))));
             }
-            Ok((id, None))
+            session::mark_registered(tx, sealer, &old_key, &id, now)?;
+            Ok(Ok((id, None)))
         })
         .await;
     match result {
-        Ok((id, opened)) => {
+        Ok(Err(code)) => refusal(code),
+        Ok(Ok((id, opened))) => {
             let csrf = opened.as_ref().map(|(_, c)| c.clone());
             let mut res = json(&serde_json::json!({"id": id, "stage": "owner", "csrf": csrf}));
             if let Some((secret, _)) = opened {
@@ -677,7 +694,8 @@ enum AssertStart {
     Unlock { agent: String },
     /// Reveal personal fields of the entry called `entry`.
     Reveal { entry: String },
-    /// Add a passkey (`add`) or remove one (`remove:<credential id>`).
+    /// Add a passkey (`add`), remove one (`remove:<credential id>`) or
+    /// replace the recovery code's wrap (`replace-recovery`).
     Passkey { action: String },
 }
 
@@ -720,6 +738,7 @@ async fn assert_start(
         }
         AssertStart::Passkey { action } => {
             let valid = action == "add"
+                || action == "replace-recovery"
                 || action
                     .strip_prefix("remove:")
                     .is_some_and(|id| !id.is_empty() && id.len() <= 1024);

@@ -45,8 +45,6 @@ struct PasskeyView {
     id: String,
     name: String,
     prf: bool,
-    /// The credential's PRF input (not secret), for a local PRF evaluation.
-    prf_salt: String,
     created_at: i64,
     last_used_at: Option<i64>,
     /// Whether the current session was opened with this passkey.
@@ -74,7 +72,6 @@ async fn list(
                         id,
                         name: p.name,
                         prf: p.prf,
-                        prf_salt: p.prf_salt,
                         created_at: p.created_at,
                         last_used_at: p.last_used_at,
                     })
@@ -107,26 +104,35 @@ async fn rename(
     if let Err(res) = session::require(&vault, &web, &headers, &method, Stage::Owner).await {
         return res;
     }
-    let Some(name) = clean_name(&req.name) else {
-        return crate::error::refusal(ErrorCode::BadRequest);
-    };
     let now = vault.now();
-    respond(
-        vault
-            .run(move |tx, sealer| {
-                let mut stored: StoredPasskey =
-                    stash::get(tx, sealer, stash::PASSKEY, &req.id, now)?
-                        .ok_or(ErrorCode::NotFound)?;
-                let mut event = AuditEvent::new(ACTOR, "passkey.rename");
-                event.source = Some(peer.ip().to_string());
-                event.entry = Some(format!("passkey:{name}"));
-                stored.name = name;
-                stash::put(tx, sealer, stash::PASSKEY, &req.id, &stored, None)?;
-                audit::append(tx, sealer, now, &event)?;
-                Ok(serde_json::json!({"ok": true}))
-            })
-            .await,
-    )
+    let result = vault
+        .run(move |tx, sealer| {
+            let mut event = AuditEvent::new(ACTOR, "passkey.rename");
+            event.source = Some(peer.ip().to_string());
+            let stored: Option<StoredPasskey> =
+                stash::get(tx, sealer, stash::PASSKEY, &req.id, now)?;
+            let found = stored.is_some();
+            let (Some(name), Some(mut stored)) = (clean_name(&req.name), stored) else {
+                let code = if found {
+                    ErrorCode::BadRequest
+                } else {
+                    ErrorCode::NotFound
+                };
+                audit::append(tx, sealer, now, &event.refused(code.code()))?;
+                return Ok(Err(code));
+            };
+            event.entry = Some(format!("passkey:{} -> {name}", stored.name));
+            stored.name = name;
+            stash::put(tx, sealer, stash::PASSKEY, &req.id, &stored, None)?;
+            audit::append(tx, sealer, now, &event)?;
+            Ok(Ok(()))
+        })
+        .await;
+    match result {
+        Ok(Ok(())) => crate::extract::json(&serde_json::json!({"ok": true})),
+        Ok(Err(code)) => crate::error::refusal(code),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -166,10 +172,14 @@ fn remove_in(
         return Err(ErrorCode::LastPasskey.into());
     }
     let mut key = crate::personal::get(tx, sealer)?;
-    let others_unlock = key.wraps.iter().any(|w| {
-        wrap_credential(w).is_some_and(|c| c != id && all.iter().any(|(k, _)| k == c))
-    });
-    if key.public_key.is_some() && !others_unlock && personal_fields_exist(tx, sealer)? {
+    let holds_wrap = key.wraps.iter().any(|w| wrap_credential(w) == Some(id));
+    let others_unlock = key
+        .wraps
+        .iter()
+        .any(|w| wrap_credential(w).is_some_and(|c| c != id && all.iter().any(|(k, _)| k == c)));
+    // A passkey that unlocks nothing (no PRF, a lost security key) can
+    // always go, as long as another passkey still signs in.
+    if holds_wrap && !others_unlock && personal_fields_exist(tx, sealer)? {
         return Err(ErrorCode::LastPasskey.into());
     }
     if key.public_key.is_some() {
@@ -211,7 +221,8 @@ async fn remove(
         credential,
     } = req.assertion;
     if let Err(e) = ceremony::finish_assertion(&vault, &web, id, &credential, &expected).await {
-        ceremony::audit_only(&vault, peer, "passkey.remove", None, Some(e.code())).await;
+        let target = Some(format!("passkey-id:{}", req.id));
+        ceremony::audit_only(&vault, peer, "passkey.remove", target, Some(e.code())).await;
         return e.into_response();
     }
     let now = vault.now();

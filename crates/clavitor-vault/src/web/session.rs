@@ -49,6 +49,17 @@ pub struct SessionRow {
     /// The passkey that opened the session, if any.
     #[serde(default)]
     pub credential: Option<String>,
+    /// The passkey last registered in this session, and when: for a few
+    /// minutes it may receive the first wraps of the personal key without
+    /// another tap (`web::api`).
+    #[serde(default)]
+    pub registered: Option<Registered>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Registered {
+    pub credential: String,
+    pub at: i64,
 }
 
 impl SessionRow {
@@ -84,6 +95,7 @@ pub fn create(
         last_seen: now,
         csrf: b64(&clavitor_crypto::random_bytes::<32>()),
         credential,
+        registered: None,
     };
     stash::put(
         tx,
@@ -94,6 +106,25 @@ pub fn create(
         Some(row.expires_at()),
     )?;
     Ok((secret, Session { key, row }))
+}
+
+/// Records that session `key` just registered passkey `credential`.
+pub fn mark_registered(
+    tx: &mut dyn Tx,
+    sealer: &Sealer,
+    key: &str,
+    credential: &str,
+    now: i64,
+) -> Result<(), VaultError> {
+    let Some(mut row) = stash::get::<SessionRow>(tx, sealer, stash::SESSION, key, now)? else {
+        return Err(ErrorCode::InvalidToken.into());
+    };
+    row.registered = Some(Registered {
+        credential: credential.to_string(),
+        at: now,
+    });
+    let expires = row.expires_at();
+    stash::put(tx, sealer, stash::SESSION, key, &row, Some(expires))
 }
 
 fn key_of(secret: &str) -> String {
