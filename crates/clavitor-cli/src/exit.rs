@@ -70,7 +70,14 @@ impl fmt::Display for Failure {
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         match e {
-            ClientError::Refused { code, message } => Failure::Refused { code, message },
+            ClientError::Refused { code, message } => {
+                let hint = refusal_hint(&code);
+                let refused = Failure::Refused { code, message };
+                match hint {
+                    Some(hint) => refused.hint(hint),
+                    None => refused,
+                }
+            }
             ClientError::Unreachable { url, detail } => {
                 Failure::Unreachable(format!("cannot reach the vault at {url}: {detail}"))
             }
@@ -79,6 +86,23 @@ impl From<ClientError> for Failure {
             )),
             ClientError::Setup(m) => Failure::Local(m),
         }
+    }
+}
+
+/// What to do about a refusal whose fixed message cannot say it. CV-2041
+/// gets none: its line is the same whatever the cause, by design.
+fn refusal_hint(code: &str) -> Option<&'static str> {
+    match code {
+        "CV-2045" => Some(
+            "names this agent used in the last hour still work; a new name waits until the \
+             window frees (up to a minute, or an hour for the hourly limit), and another refused \
+             new name within two hours locks this agent",
+        ),
+        "CV-2046" => {
+            Some("only the owner can unlock it: Agents > Unlock in the web vault (a passkey tap)")
+        }
+        "CV-2047" => Some("this machine's address is outside the agent's IP allow-list"),
+        _ => None,
     }
 }
 

@@ -115,6 +115,7 @@ pub fn run(config_dir: &Path, args: &ProxyArgs) -> Result<()> {
             "clavitor-cli: use it with: export HTTPS_PROXY=http://localhost:{}  (or: eval \"$(clavitor-cli env)\")",
             addr.port()
         );
+        init_logs();
         proxy
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -122,6 +123,19 @@ pub fn run(config_dir: &Path, args: &ProxyArgs) -> Result<()> {
             .await
             .map_err(|e| Failure::local(e.to_string()))
     })
+}
+
+/// The proxy's log on stderr: one line per refusal and upstream failure by
+/// default (`RUST_LOG` overrides, e.g. `RUST_LOG=clavitor_proxy=debug`).
+/// Values are never logged, at any level.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clavitor_proxy=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 pub fn env(config_dir: &Path, args: &EnvArgs) -> Result<()> {

@@ -705,6 +705,11 @@ fn real_clients_through_clavitor_cli_proxy() {
         !proxy_output.contains(KEY),
         "the key appeared in the proxy's output"
     );
+    // The proxy's log (at trace here) says why each refusal happened.
+    assert!(
+        proxy_output.contains("refused: Access denied."),
+        "the proxy logs its refusals: {proxy_output}"
+    );
     eprintln!(
         "{injected} injected and {refused} refused requests through clavitor-cli proxy in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -188,7 +188,7 @@ pub(crate) async fn forward(
             Refusal::AddressNotAllowed.response()
         }
         Err(err) => {
-            tracing::info!(%target, error = %err, "upstream request failed");
+            tracing::warn!(%target, cause = %error_chain(&err), "upstream request failed");
             Refusal::UpstreamFailed.response()
         }
     }
@@ -274,4 +274,17 @@ pub(crate) fn reporter(
                 .await;
         });
     })
+}
+
+/// An error and its sources, `outer: inner: …` (hyper's own text stops at
+/// "client error (Connect)", which says nothing to the user).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }

@@ -91,6 +91,7 @@ impl Refusal {
 
     /// The response sent to the client.
     pub(crate) fn response(self) -> Response<ProxyBody> {
+        tracing::info!(code = self.code(), "refused: {}", self.message());
         let body = format!("clavitor-proxy: {}: {}\n", self.code(), self.message());
         let mut response = Response::new(full(Bytes::from(body)));
         *response.status_mut() = self.status();

@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
     name = "clavitor",
     version,
     about = "Clavitor: a credential vault for AI agents (server and owner CLI)",
-    after_help = "Examples:\n  clavitor serve\n  clavitor entry add GitHub --field username=octocat --field password=- --totp JBSWY3DPEHPK3PXP\n  TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI)\n  clavitor audit\n\nExit codes: 0 ok, 1 refused by the vault, 2 usage or local error, 3 vault unreachable."
+    after_help = "Examples:\n  clavitor serve\n  clavitor entry add GitHub --field username=octocat --field password=- --totp JBSWY3DPEHPK3PXP\n  TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI)\n  clavitor audit\n\nExit codes: 0 ok, 1 refused by the vault, 2 usage or local error, 3 vault unreachable,\n4 audit log broken (audit verify)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -133,13 +133,16 @@ pub enum EntryCmd {
     /// Show an entry (shared values masked unless --reveal; personal values never).
     Show {
         name: String,
+        /// Show shared values too (an access: audited as `reveal`).
         #[arg(long)]
         reveal: bool,
+        /// Print JSON (personal values as their ciphertext).
         #[arg(long)]
         json: bool,
     },
     /// List entries.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -163,6 +166,7 @@ pub enum EntryCmd {
     /// Show an entry's revisions.
     History {
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -181,22 +185,31 @@ pub enum AgentCmd {
     },
     /// List agents with state and use.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Show one agent.
     Show {
         name: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Change an agent's grants, limits, allow-list or expiry.
     Edit {
         name: String,
+        /// New name (the audit log keeps the old one on past records).
         #[arg(long)]
         rename: Option<String>,
         #[command(flatten)]
         access: AccessArgs,
+        /// Add a grant of an entry (all its info and shared fields), keeping the others.
+        #[arg(long = "add-entry", value_name = "ENTRY", conflicts_with_all = ["entry", "field"])]
+        add_entry: Vec<String>,
+        /// Remove the grant of an entry, keeping the others.
+        #[arg(long = "remove-entry", value_name = "ENTRY", conflicts_with_all = ["entry", "field"])]
+        remove_entry: Vec<String>,
         /// Remove the expiry.
         #[arg(long)]
         no_expiry: bool,
@@ -212,7 +225,7 @@ pub enum AgentCmd {
 #[derive(Args, Default)]
 pub struct AccessArgs {
     /// Grant an entry (all its info and shared fields). With `agent edit`, the
-    /// --entry/--field given replace the agent's current grants.
+    /// --entry/--field given replace the agent's current grants (see --add-entry).
     #[arg(long = "entry", value_name = "ENTRY")]
     pub entry: Vec<String>,
     /// Grant one field of an entry: ENTRY/FIELD (the field is after the last `/`).
@@ -253,7 +266,8 @@ pub struct AuditCmd {
 
 #[derive(Subcommand)]
 pub enum AuditSub {
-    /// Check the hash chain: detects edited, deleted, reordered or truncated records.
+    /// Check the hash chain: detects edited, deleted, reordered or truncated records
+    /// (exit status 4 when it is broken).
     Verify,
 }
 

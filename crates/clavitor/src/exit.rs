@@ -11,6 +11,13 @@ pub const REFUSED: u8 = 1;
 pub const LOCAL: u8 = 2;
 /// The vault could not be reached.
 pub const UNREACHABLE: u8 = 3;
+/// `clavitor audit verify` found the hash chain broken.
+pub const AUDIT_BROKEN: u8 = 4;
+
+/// The audit log failed verification (its own exit status, for scripts).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditBroken(pub String);
 
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(client) = err.downcast_ref::<ClientError>() {
@@ -34,5 +41,8 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         };
     }
     eprintln!("clavitor: {err:#}");
+    if err.downcast_ref::<AuditBroken>().is_some() {
+        return ExitCode::from(AUDIT_BROKEN);
+    }
     ExitCode::from(LOCAL)
 }

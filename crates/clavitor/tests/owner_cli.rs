@@ -452,3 +452,121 @@ fn self_signed_tls_is_pinned_by_the_owner_cli_and_in_setup_tokens() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn agent_edit_adds_and_removes_grants_keeping_the_others_and_clears_an_expiry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &tmp.path().join("log"), "info");
+    let owner = |args: &[&str]| {
+        let mut c = server.cli();
+        c.args(args);
+        run(c, "")
+    };
+    for name in ["GitHub", "OpenAI", "AWS"] {
+        assert_eq!(owner(&["entry", "add", name, "--field", "token=t"]).0, 0);
+    }
+    let created = owner(&[
+        "agent",
+        "create",
+        "Codex",
+        "--entry",
+        "GitHub",
+        "--field",
+        "OpenAI/token",
+        "--expires",
+        "1d",
+    ]);
+    assert_eq!(created.0, 0, "{}", created.2);
+    let show = || -> serde_json::Value {
+        serde_json::from_str(&owner(&["agent", "show", "Codex", "--json"]).1).unwrap()
+    };
+    let edited = owner(&[
+        "agent",
+        "edit",
+        "Codex",
+        "--add-entry",
+        "aws",
+        "--remove-entry",
+        "github",
+        "--no-expiry",
+    ]);
+    assert_eq!(edited.0, 0, "{}", edited.2);
+    let shown = show();
+    let list: Vec<(String, serde_json::Value)> = shown["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["entry"].as_str().unwrap().to_string(),
+                g["fields"].clone(),
+            )
+        })
+        .collect();
+    // OpenAI keeps its narrowed field; GitHub is gone; AWS is whole.
+    assert_eq!(
+        list,
+        vec![
+            ("OpenAI".to_string(), serde_json::json!(["token"])),
+            ("AWS".to_string(), serde_json::Value::Null),
+        ]
+    );
+    assert!(
+        shown.get("expires_at").is_none_or(|v| v.is_null()),
+        "{shown}"
+    );
+    // Removing a grant the agent does not have, or the last one, is refused and changes nothing.
+    let (code, _, err) = owner(&["agent", "edit", "Codex", "--remove-entry", "GitHub"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no grant of that entry"), "{err}");
+    let (code, _, err) = owner(&[
+        "agent",
+        "edit",
+        "Codex",
+        "--remove-entry",
+        "OpenAI",
+        "--remove-entry",
+        "AWS",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("revoke it instead"), "{err}");
+    assert_eq!(show()["grants"].as_array().unwrap().len(), 2);
+    // --add-entry and --entry do not mix.
+    assert_eq!(
+        owner(&["agent", "edit", "Codex", "--add-entry", "A", "--entry", "B"]).0,
+        2
+    );
+}
+
+#[test]
+fn audit_verify_exits_4_and_names_the_record_when_the_chain_is_broken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start(&data, &tmp.path().join("log"), "info");
+    for name in ["A", "B", "C"] {
+        let mut c = server.cli();
+        c.args(["entry", "add", name, "--field", "token=t"]);
+        assert_eq!(run(c, "").0, 0);
+    }
+    let mut c = server.cli();
+    c.args(["audit", "verify"]);
+    let (code, out, _) = run(c, "");
+    assert_eq!(code, 0);
+    assert!(out.contains("hash chain intact"), "{out}");
+    server.terminate();
+    // Someone edits the log at rest: record 3 gets record 2's body.
+    let db = rusqlite::Connection::open(data.join("vault.db")).unwrap();
+    db.execute(
+        "UPDATE audit SET body = (SELECT body FROM audit WHERE seq = 2) WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let server = Server::start(&data, &tmp.path().join("log2"), "info");
+    let mut c = server.cli();
+    c.args(["audit", "verify"]);
+    let (code, _, err) = run(c, "");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("audit log BROKEN at record 3"), "{err}");
+}

@@ -53,6 +53,37 @@ fn grants(access: &AccessArgs) -> anyhow::Result<Vec<GrantSpec>> {
     Ok(out)
 }
 
+/// `current` with whole-entry grants added and grants removed, by entry name
+/// (compared as the vault compares names).
+fn changed_grants(
+    mut current: Vec<GrantSpec>,
+    add: &[String],
+    remove: &[String],
+) -> anyhow::Result<Vec<GrantSpec>> {
+    let same =
+        |a: &str, b: &str| clavitor_core::normalize_name(a) == clavitor_core::normalize_name(b);
+    for entry in remove {
+        let before = current.len();
+        current.retain(|g| !same(&g.entry, entry));
+        if current.len() == before {
+            bail!("--remove-entry {entry}: the agent has no grant of that entry");
+        }
+    }
+    for entry in add {
+        current.retain(|g| !same(&g.entry, entry));
+        current.push(GrantSpec {
+            entry: entry.clone(),
+            fields: None,
+        });
+    }
+    if current.is_empty() {
+        bail!(
+            "that would leave the agent with no grant: revoke it instead (clavitor agent revoke NAME)"
+        );
+    }
+    Ok(current)
+}
+
 fn expires(access: &AccessArgs) -> anyhow::Result<Option<i64>> {
     access
         .expires
@@ -122,9 +153,16 @@ pub async fn run(opts: &OwnerOpts, cmd: AgentCmd) -> anyhow::Result<()> {
             name,
             rename,
             access,
+            add_entry,
+            remove_entry,
             no_expiry,
         } => {
-            let grants = grants(&access)?;
+            let grants = if add_entry.is_empty() && remove_entry.is_empty() {
+                grants(&access)?
+            } else {
+                let current = vault.agent(&name).await?.grants;
+                changed_grants(current, &add_entry, &remove_entry)?
+            };
             let (rate_minute, rate_hour) = match &access.rate {
                 Some(r) => parse_rate(r)?,
                 None => (None, None),

@@ -1,6 +1,6 @@
 //! `clavitor audit`, `clavitor audit verify`.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clavitor_core::api::AuditRecord;
 
 use crate::cli::{AuditCmd, AuditSub, OwnerOpts};
@@ -38,12 +38,13 @@ pub async fn run(opts: &OwnerOpts, cmd: AuditCmd) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        bail!(
+        return Err(crate::exit::AuditBroken(format!(
             "audit log BROKEN at record {}: {} ({} records before it verified)",
             v.broken_at.unwrap_or(0),
             v.problem.unwrap_or_default(),
             v.records
-        );
+        ))
+        .into());
     }
     let since = cmd
         .since
