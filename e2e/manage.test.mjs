@@ -85,7 +85,11 @@ test('entries, agents and passkeys managed in the page (PRF passkeys, recovery c
     assert.deepEqual(v.fields.map((f) => [f.label, f.tier]), [['cardholder', 'info'], ['card_number', 'personal'], ['expiry', 'info'], ['cvv', 'personal']]);
     assert.equal(v.kind, 'card');
     await page.click('#reveal-personal');
-    await page.waitForFunction((c) => document.querySelector('[data-field="card_number"]')?.textContent === c, CARD, { timeout: 15000 });
+    await page.waitForFunction((c) => document.querySelector('[data-field="card_number"]')?.firstChild?.textContent === c, CARD, { timeout: 15000 });
+    // Copy puts the value on the clipboard (and nowhere else).
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: vault.origin });
+    await page.click('[data-field="card_number"] button.copy');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), CARD);
   });
 
   await t.test('an api entry with a per-field host pattern', async () => {
@@ -309,7 +313,7 @@ test('entries, agents and passkeys managed in the page (PRF passkeys, recovery c
     // Typed in lower case without dashes: still the code.
     await page.fill('#recovery-input', recovery.toLowerCase().replaceAll('-', ' '));
     await page.click('#recovery-submit');
-    await page.waitForFunction((c) => document.querySelector('[data-field="card_number"]')?.textContent === c, CARD, { timeout: 15000 });
+    await page.waitForFunction((c) => document.querySelector('[data-field="card_number"]')?.firstChild?.textContent === c, CARD, { timeout: 15000 });
     // A passkey that unlocks nothing can always be removed (a lost security key), personal fields or not.
     await page.click('nav a[href="/passkeys"]');
     await page.click('tr[data-passkey="Security key"] .remove-passkey');
@@ -418,7 +422,7 @@ test('an authenticator without PRF: info and shared fields work; a PRF passkey a
     await page.waitForSelector('#entry-card h2:has-text("Bank")');
     assert.equal(seen.length, 1, 'no second warning');
     await page.click('#reveal-personal');
-    await page.waitForFunction((c) => document.querySelector('[data-field="iban"]')?.textContent === c, SECRET, { timeout: 15000 });
+    await page.waitForFunction((c) => document.querySelector('[data-field="iban"]')?.firstChild?.textContent === c, SECRET, { timeout: 15000 });
     for (const { url, body } of bodies) assert.ok(!body.includes(SECRET), `personal value in a request to ${url}`);
   });
 });

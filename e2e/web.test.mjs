@@ -83,7 +83,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     assert.match(await page.textContent('#totp-code'), /^\d{6}$/);
     await page.click('#reveal-personal');
     await page.waitForFunction(
-      (c) => document.querySelector('[data-field="recovery_codes"]')?.textContent === c, CANARY, { timeout: 15000 });
+      (c) => document.querySelector('[data-field="recovery_codes"]')?.firstChild?.textContent === c, CANARY, { timeout: 15000 });
     await shot(page, 'entries');
   });
 
@@ -176,7 +176,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.waitForSelector('#reveal-personal');
     await page.click('#reveal-personal');
     await page.waitForFunction(
-      (c) => document.querySelector('[data-field="recovery_codes"]')?.textContent === c, CANARY, { timeout: 15000 });
+      (c) => document.querySelector('[data-field="recovery_codes"]')?.firstChild?.textContent === c, CANARY, { timeout: 15000 });
   });
 
   await t.test('a personal field written by the owner CLI decrypts in the browser; no CLI reads it', async () => {
@@ -190,7 +190,7 @@ test('owner web vault: passkey setup, personal field, agent, audit', async (t) =
     await page.waitForSelector('#reveal-personal');
     await page.click('#reveal-personal');
     await page.waitForFunction(
-      (c) => document.querySelector('[data-field="iban"]')?.textContent === c, cliCanary, { timeout: 15000 });
+      (c) => document.querySelector('[data-field="iban"]')?.firstChild?.textContent === c, cliCanary, { timeout: 15000 });
     for (const f of readdirSync(dataDir)) {
       assert.ok(!readFileSync(path.join(dataDir, f)).includes(Buffer.from(cliCanary)), `CLI canary in ${f}`);
     }

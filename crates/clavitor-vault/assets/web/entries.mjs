@@ -214,10 +214,19 @@ export async function showEntry(name, container) {
       h('td', {}, value));
   });
   const cell = (label) => container.querySelector(`[data-field="${CSS.escape(label)}"]`);
+  /** Shows a revealed value with a copy button (the value stays in this page only). */
+  const show = (label, text) => {
+    const el = cell(label);
+    if (!el) return;
+    const copy = h('button', { type: 'button', class: 'copy', 'aria-label': `Copy ${label}`, onclick: async () => {
+      try { await navigator.clipboard.writeText(text); toast(`${label} copied`); } catch { toast('Copy failed: select the value and copy it.'); }
+    } }, 'Copy');
+    el.replaceChildren(text, ' ', copy);
+  };
   const reveal = action('Reveal shared', { id: 'reveal-shared' }, status, async () => {
     const full = await api.post('/v1/web/entry/reveal', { name: entry.name });
     for (const f of full.fields) {
-      if (f.tier === 'shared' && f.kind !== 'totp' && cell(f.label)) cell(f.label).textContent = f.value ?? '';
+      if (f.tier === 'shared' && f.kind !== 'totp') show(f.label, f.value ?? '');
     }
   });
   const hasPersonal = entry.fields.some((f) => f.tier === 'personal');
@@ -232,8 +241,8 @@ export async function showEntry(name, container) {
     const sk = await unlock.open(key, a, extra);
     for (const f of view.fields.filter((x) => x.tier === 'personal')) {
       try {
-        cell(f.label).textContent = await personal.openText(sk, key.public_key,
-          { vault_id: key.vault_id, entry_id: view.id, field_id: f.id, revision: f.sealed_rev }, f.sealed);
+        show(f.label, await personal.openText(sk, key.public_key,
+          { vault_id: key.vault_id, entry_id: view.id, field_id: f.id, revision: f.sealed_rev }, f.sealed));
       } catch {
         cell(f.label).textContent = '(cannot be decrypted)';
       }
