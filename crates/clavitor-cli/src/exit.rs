@@ -94,9 +94,9 @@ impl From<ClientError> for Failure {
 fn refusal_hint(code: &str) -> Option<&'static str> {
     match code {
         "CV-2045" => Some(
-            "names this agent used in the last hour still work; a new name waits until the \
-             window frees (up to a minute, or an hour for the hourly limit), and another refused \
-             new name within two hours locks this agent",
+            "names this agent used in the last minute still work; wait a minute (an hour if the \
+             hourly limit is full) before asking for others: another refusal more than a minute \
+             from now, within two hours, locks this agent",
         ),
         "CV-2046" => {
             Some("only the owner can unlock it: Agents > Unlock in the web vault (a passkey tap)")

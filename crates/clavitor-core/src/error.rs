@@ -25,6 +25,8 @@ pub enum ErrorCode {
     /// CV-1010: the passkey is the last one that opens the vault, or the last
     /// one that unlocks the personal key while personal fields exist.
     LastPasskey,
+    /// CV-1011: a new setup token for a revoked agent (revocation is final).
+    AgentRevoked,
     /// CV-1008: unlocking an agent needs a passkey assertion in the web vault.
     PasskeyRequired,
     /// CV-2041: unknown or ungranted entry or field, or a personal field.
@@ -72,7 +74,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::BadRequest,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
@@ -83,6 +85,7 @@ impl ErrorCode {
         ErrorCode::PasskeyRequired,
         ErrorCode::MethodNotAllowed,
         ErrorCode::LastPasskey,
+        ErrorCode::AgentRevoked,
         ErrorCode::AccessDenied,
         ErrorCode::AmbiguousField,
         ErrorCode::HostNotAllowed,
@@ -117,6 +120,7 @@ impl ErrorCode {
             ErrorCode::PasskeyRequired => "CV-1008",
             ErrorCode::MethodNotAllowed => "CV-1009",
             ErrorCode::LastPasskey => "CV-1010",
+            ErrorCode::AgentRevoked => "CV-1011",
             ErrorCode::AccessDenied => "CV-2041",
             ErrorCode::AmbiguousField => "CV-2042",
             ErrorCode::HostNotAllowed => "CV-2043",
@@ -152,6 +156,10 @@ impl ErrorCode {
             }
             ErrorCode::PayloadTooLarge => "Request too large.",
             ErrorCode::MethodNotAllowed => "Method not allowed on this route.",
+            ErrorCode::AgentRevoked => {
+                "That agent is revoked, for good: create a new agent (rename the old one to reuse \
+                 its name)."
+            }
             ErrorCode::LastPasskey => {
                 "This passkey cannot be removed: it is the last one that opens the vault or \
                  unlocks your personal fields. Add another passkey first."
@@ -196,7 +204,8 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::NameTaken
             | ErrorCode::NoPersonalKey
-            | ErrorCode::LastPasskey => 409,
+            | ErrorCode::LastPasskey
+            | ErrorCode::AgentRevoked => 409,
             ErrorCode::OwnerLoopbackOnly | ErrorCode::PasskeyRequired => 403,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::MethodNotAllowed => 405,

@@ -65,7 +65,11 @@ pub(crate) async fn tunnel(state: Arc<State>, upgraded: Upgraded, target: Target
     let tls = match tokio::time::timeout(state.config.connect_timeout, accept).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(err)) => {
-            tracing::info!(%target, error = %err, "client TLS handshake failed");
+            tracing::info!(
+                %target,
+                error = %err,
+                "client TLS handshake failed (does the client trust the Clavitor CA? eval \"$(clavitor-cli env)\")"
+            );
             return;
         }
         Err(_) => {

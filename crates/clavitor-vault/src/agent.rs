@@ -215,7 +215,10 @@ impl AgentCall {
             RateOutcome::Allowed => {}
             RateOutcome::Refused { locked } => {
                 if locked {
+                    // The refusal that locks says so: the agent learns now,
+                    // not on its next request.
                     event.reason = Some("locked".into());
+                    return Ok(Err(ErrorCode::AgentLocked));
                 }
                 return Ok(Err(ErrorCode::RateLimited));
             }
@@ -298,6 +301,12 @@ impl AgentCall {
                     match (shared.next(), shared.next()) {
                         (Some(f), None) => Some(f),
                         (Some(_), Some(_)) => return Err(ErrorCode::AmbiguousField),
+                        // No secret to default to, but fields the agent may
+                        // read: it has to name one (it is granted this entry,
+                        // so saying so reveals nothing).
+                        _ if entry.fields.iter().any(|f| usable(&f)) => {
+                            return Err(ErrorCode::AmbiguousField);
+                        }
                         _ => None,
                     }
                 }

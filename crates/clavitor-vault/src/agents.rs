@@ -218,7 +218,7 @@ pub fn new_token(
 ) -> Result<Issued, VaultError> {
     let (mut row, _) = find(tx, sealer, name)?;
     if row.state == state::REVOKED {
-        return Err(ErrorCode::InvalidToken.into());
+        return Err(ErrorCode::AgentRevoked.into());
     }
     let (token, expires_at) = issue_setup(&mut row, public_url, pin, now);
     tx.agent_put(&row)?;

@@ -1128,7 +1128,7 @@ async fn unknown_and_ungranted_names_count_and_locked_agents_count_nothing() {
                 .err()
                 .unwrap()
         ),
-        "CV-2045"
+        "CV-2046"
     );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "locked");
     // Locked: every request is CV-2046, audited, and counts no name.
@@ -1196,7 +1196,7 @@ async fn a_burst_is_one_violation_up_to_its_minute_boundary() {
     agent.read("N8", None, Channel::Cli).await.unwrap();
     assert_eq!(
         code(&agent.read("N9", None, Channel::Cli).await.err().unwrap()),
-        "CV-2045"
+        "CV-2046"
     );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "locked");
     v.stop().await;

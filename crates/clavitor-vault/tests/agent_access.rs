@@ -175,8 +175,11 @@ async fn revocation_refuses_the_very_next_request_and_setup_tokens_work_once() {
         .err()
         .unwrap();
     assert_eq!(code(&refused), "CV-2048");
-    // A revoked agent gets no new token either.
-    assert!(v.owner().agent_token("Codex").await.is_err());
+    // A revoked agent gets no new token either, and the owner is told why.
+    assert_eq!(
+        code(&v.owner().agent_token("Codex").await.err().unwrap()),
+        "CV-1011"
+    );
     // Both refusals are audited.
     let audit = v.owner().audit(Some("Codex"), None, None).await.unwrap();
     assert!(

@@ -335,3 +335,30 @@ async fn a_personal_value_sealed_for_another_field_id_is_a_conflict() {
     assert_eq!(owner.entry("Db", false).await.unwrap().rev, first.rev);
     v.stop().await;
 }
+
+#[tokio::test]
+async fn get_without_a_field_asks_for_one_when_no_secret_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = TestVault::start(dir.path()).await;
+    // Only info fields (a label outside the table is info).
+    v.add(
+        "AWS",
+        &[("access_key_id", "AKIA"), ("secret_access_key", "wJal")],
+    )
+    .await;
+    v.add("Solo", &[("username", "ada")]).await;
+    let agent = v.agent("Codex", &["AWS", "Solo"], None).await;
+    let ask = |name: &'static str| agent.read(name, None, Channel::Cli);
+    // Granted, readable fields, no shared default: name one (CV-2042), not
+    // a misleading "Access denied".
+    assert_eq!(code(&ask("AWS").await.err().unwrap()), "CV-2042");
+    assert_eq!(code(&ask("Solo").await.err().unwrap()), "CV-2042");
+    let named = agent
+        .read("AWS", Some("access_key_id"), Channel::Cli)
+        .await
+        .unwrap();
+    assert_eq!(named.value, "AKIA");
+    // Ungranted or unknown: still the one CV-2041.
+    assert_eq!(code(&ask("Nope").await.err().unwrap()), "CV-2041");
+    v.stop().await;
+}

@@ -112,10 +112,11 @@ async fn second_violation_locks_and_the_lock_survives_restart_and_new_token() {
     for n in ["D", "E", "F"] {
         agent.read(n, None, Channel::Cli).await.unwrap();
     }
-    // Second violation within two hours of the first: locked.
+    // Second violation within two hours of the first: locked, and the
+    // refusal that locks says so.
     assert_eq!(
         code(&agent.read("G", None, Channel::Cli).await.err().unwrap()),
-        "CV-2045"
+        "CV-2046"
     );
     assert_eq!(v.owner().agent("Codex").await.unwrap().state, "locked");
     assert_eq!(

@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
     name = "clavitor",
     version,
     about = "Clavitor: a credential vault for AI agents (server and owner CLI)",
-    after_help = "Examples:\n  clavitor serve\n  clavitor entry add GitHub --field username=octocat --field password=- --totp JBSWY3DPEHPK3PXP\n  TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI)\n  clavitor audit\n\nExit codes: 0 ok, 1 refused by the vault, 2 usage or local error, 3 vault unreachable,\n4 audit log broken (audit verify)."
+    after_help = "Examples:\n  clavitor serve\n  clavitor entry add GitHub --field username=octocat --field password=- --totp JBSWY3DPEHPK3PXP\n  CLAVITOR_TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI)\n  clavitor audit\n\nExit codes: 0 ok, 1 refused by the vault, 2 usage or local error, 3 vault unreachable,\n4 audit log broken (audit verify)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -90,7 +90,9 @@ pub type Pair = String;
 
 #[derive(Args, Default)]
 pub struct FieldArgs {
-    /// Field with the tier its label implies (password → shared, cvv → personal, else info).
+    /// Field with the tier its label implies: password, secret, token, key, api_key, secret_key,
+    /// private_key, connection_string… → shared; card_number, cvv, pin, ssn, iban… → personal;
+    /// any other label → info (readable in clear). `entry add` prints each field's tier.
     #[arg(long = "field", value_name = "LABEL=VALUE")]
     pub field: Vec<Pair>,
     /// Field readable by granted agents.
@@ -123,7 +125,7 @@ pub struct FieldArgs {
 pub enum EntryCmd {
     /// Add an entry.
     #[command(
-        after_help = "Examples:\n  clavitor entry add GitHub --field username=octocat --field password=- --totp otpauth://totp/GitHub:octocat?secret=JBSWY3DPEHPK3PXP\n  clavitor entry add OpenAI --field key=@openai.key --host api.openai.com --inject-only key\n  clavitor entry add Visa --personal card_number=- --personal cvv=-"
+        after_help = "Examples:\n  clavitor entry add GitHub --field username=octocat --field password=- --totp 'otpauth://totp/GitHub:octocat?secret=JBSWY3DPEHPK3PXP'\n  clavitor entry add OpenAI --field key=@openai.key --host api.openai.com --inject-only key\n  clavitor entry add Visa --personal card_number=- --personal cvv=@cvv.txt"
     )]
     Add {
         name: String,
@@ -176,7 +178,7 @@ pub enum EntryCmd {
 pub enum AgentCmd {
     /// Create an agent; prints only its setup token on stdout.
     #[command(
-        after_help = "Example:\n  TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI --rate 3/min,10/h)\n  echo \"$TOKEN\" | clavitor-cli init        # on the agent machine"
+        after_help = "Example:\n  CLAVITOR_TOKEN=$(clavitor agent create Codex --entry GitHub --entry OpenAI --rate 3/min,10/h)\n  echo \"$CLAVITOR_TOKEN\" | clavitor-cli init        # on the agent machine"
     )]
     Create {
         name: String,

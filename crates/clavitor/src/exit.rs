@@ -30,7 +30,15 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             eprintln!("clavitor: {client} ({outer})");
         }
         return match client {
-            ClientError::Refused { .. } => ExitCode::from(REFUSED),
+            ClientError::Refused { code, .. } => {
+                if code == "CV-2048" {
+                    eprintln!(
+                        "clavitor: the owner token (owner.token in --data-dir / CLAVITOR_DATA_DIR) was refused: \
+                         it must belong to the vault at --vault / CLAVITOR_VAULT"
+                    );
+                }
+                ExitCode::from(REFUSED)
+            }
             ClientError::Unreachable { .. } => {
                 eprintln!(
                     "clavitor: is `clavitor serve` running? (set --vault or CLAVITOR_VAULT if it listens elsewhere)"

@@ -570,3 +570,76 @@ fn audit_verify_exits_4_and_names_the_record_when_the_chain_is_broken() {
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("audit log BROKEN at record 3"), "{err}");
 }
+
+#[test]
+fn owner_cli_says_what_a_new_user_needs_to_know() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &tmp.path().join("log"), "info");
+    let owner = |args: &[&str]| {
+        let mut c = server.cli();
+        c.args(args);
+        run(c, "")
+    };
+    // Each field's tier is printed; a secret-looking label left as info is flagged.
+    let (code, out, err) = owner(&[
+        "entry",
+        "add",
+        "AWS",
+        "--field",
+        "access_key=AKIA",
+        "--field",
+        "secret_access_key=wJal",
+        "--field",
+        "region=eu-west-1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("access_key shared, secret_access_key info, region info"),
+        "{out}"
+    );
+    assert!(
+        err.contains("\"secret_access_key\" is an info field")
+            && err.contains("--shared secret_access_key=-"),
+        "{err}"
+    );
+    assert!(!err.contains("region"), "only secret-looking labels: {err}");
+    assert!(
+        !err.contains("wJal") && !out.contains("wJal"),
+        "no value printed"
+    );
+    // An unknown entry in a grant is named.
+    let (code, _, err) = owner(&["agent", "create", "Codex", "--entry", "GitHb"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("CV-1002") && err.contains("(GitHb)"), "{err}");
+    // A revoked agent's name: why it is taken, and a revoked agent gets no token.
+    assert_eq!(owner(&["agent", "create", "Deploy", "--entry", "AWS"]).0, 0);
+    assert_eq!(owner(&["agent", "revoke", "Deploy"]).0, 0);
+    let (code, _, err) = owner(&["agent", "create", "Deploy", "--entry", "AWS"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("CV-1004") && err.contains("perhaps revoked"),
+        "{err}"
+    );
+    let (code, _, err) = owner(&["agent", "token", "Deploy"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("CV-1011"), "{err}");
+    let (code, out, _) = owner(&["agent", "edit", "Deploy", "--rename", "Deploy (old)"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("now called \"Deploy (old)\""), "{out}");
+    assert_eq!(owner(&["agent", "create", "Deploy", "--entry", "AWS"]).0, 0);
+    // The owner token of another vault: the hint names both settings.
+    let other = tmp.path().join("other");
+    let other_server = Server::start(&other, &tmp.path().join("log2"), "info");
+    let mut c = Command::new(bin());
+    c.env("CLAVITOR_VAULT", &server.url)
+        .env("CLAVITOR_DATA_DIR", &other)
+        .args(["entry", "list"]);
+    let (code, _, err) = run(c, "");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("CV-2048") && err.contains("owner.token") && err.contains("CLAVITOR_VAULT"),
+        "{err}"
+    );
+    drop(other_server);
+}

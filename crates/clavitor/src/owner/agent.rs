@@ -53,6 +53,42 @@ fn grants(access: &AccessArgs) -> anyhow::Result<Vec<GrantSpec>> {
     Ok(out)
 }
 
+/// Says which names a refused `agent create` is about.
+fn explain_create(
+    e: clavitor_client::ClientError,
+    name: &str,
+    access: &AccessArgs,
+) -> anyhow::Error {
+    let hint = match &e {
+        clavitor_client::ClientError::Refused { code, .. } if code == "CV-1002" => {
+            let named: Vec<&str> = access
+                .entry
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    access
+                        .field
+                        .iter()
+                        .filter_map(|f| f.rsplit_once('/').map(|(e, _)| e)),
+                )
+                .collect();
+            Some(format!(
+                "an entry named by --entry/--field does not exist ({}); `clavitor entry list` shows the names",
+                named.join(", ")
+            ))
+        }
+        clavitor_client::ClientError::Refused { code, .. } if code == "CV-1004" => Some(format!(
+            "an agent called \"{name}\" exists, perhaps revoked (`clavitor agent list`); free the \
+             name with `clavitor agent edit \"{name}\" --rename \"{name} (old)\"`"
+        )),
+        _ => None,
+    };
+    match hint {
+        Some(hint) => anyhow::Error::new(e).context(hint),
+        None => e.into(),
+    }
+}
+
 /// `current` with whole-entry grants added and grants removed, by entry name
 /// (compared as the vault compares names).
 fn changed_grants(
@@ -117,8 +153,9 @@ pub async fn run(opts: &OwnerOpts, cmd: AgentCmd) -> anyhow::Result<()> {
                     ips: access.ip.clone(),
                     expires_in: expires(&access)?,
                 })
-                .await?;
-            // Only the token on stdout, so TOKEN=$(clavitor agent create …) works.
+                .await
+                .map_err(|e| explain_create(e, &name, &access))?;
+            // Only the token on stdout, so CLAVITOR_TOKEN=$(clavitor agent create …) works.
             println!("{}", res.token);
             eprintln!(
                 "Agent \"{name}\" created. On the agent machine: echo \"$CLAVITOR_TOKEN\" | clavitor-cli init   (token valid until {} UTC, single use)",
@@ -172,6 +209,7 @@ pub async fn run(opts: &OwnerOpts, cmd: AgentCmd) -> anyhow::Result<()> {
             } else {
                 expires(&access)?.map(Some)
             };
+            let now_called = rename.clone().unwrap_or_else(|| name.clone());
             vault
                 .edit_agent(&AgentEdit {
                     name: name.clone(),
@@ -183,7 +221,11 @@ pub async fn run(opts: &OwnerOpts, cmd: AgentCmd) -> anyhow::Result<()> {
                     expires_in,
                 })
                 .await?;
-            println!("Updated agent \"{name}\".");
+            if now_called == name {
+                println!("Updated agent \"{name}\".");
+            } else {
+                println!("Updated agent \"{name}\", now called \"{now_called}\".");
+            }
         }
         AgentCmd::Revoke { name } => {
             vault.revoke_agent(&name).await?;

@@ -159,10 +159,17 @@ pub async fn run(opts: &OwnerOpts, cmd: EntryCmd) -> anyhow::Result<()> {
                 .await?;
             let n = view.fields.len();
             let noun = if n == 1 { "field" } else { "fields" };
+            let tiers = view
+                .fields
+                .iter()
+                .map(|f| format!("{} {}", f.label, f.tier.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
             println!(
-                "Added \"{}\" ({n} {noun}, revision {}).",
+                "Added \"{}\" ({n} {noun}: {tiers}; revision {}).",
                 view.name, view.rev
             );
+            warn_secret_looking_info(&view);
         }
         EntryCmd::Show { name, reveal, json } => {
             let view = vault
@@ -316,6 +323,22 @@ fn print_entry(view: &EntryView) {
         })
         .collect::<Vec<_>>();
     print_table(&["FIELD", "TIER", "KIND", "VALUE", "FLAGS"], &rows);
+}
+
+/// A label that reads like a secret but got the info tier by default (the
+/// table is exact: `secret_access_key` is not in it) is said on stderr.
+fn warn_secret_looking_info(view: &EntryView) {
+    const HINTS: [&str; 6] = ["secret", "password", "passwd", "token", "key", "credential"];
+    for f in view.fields.iter().filter(|f| f.tier == Tier::Info) {
+        let label = clavitor_core::normalize_name(&f.label);
+        if HINTS.iter().any(|h| label.as_str().contains(h)) {
+            eprintln!(
+                "clavitor: note: \"{}\" is an info field (readable in clear by granted agents, \
+                 shown by `entry show`); if it is a secret: clavitor entry edit \"{}\" --shared {}=-",
+                f.label, view.name, f.label
+            );
+        }
+    }
 }
 
 /// Names the entry a refusal is about and where to look.
