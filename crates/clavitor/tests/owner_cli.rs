@@ -608,6 +608,21 @@ fn owner_cli_says_what_a_new_user_needs_to_know() {
         !err.contains("wJal") && !out.contains("wJal"),
         "no value printed"
     );
+    // A personal field before any passkey: CV-1006, exit 1, nothing written.
+    let (code, _, err) = owner(&[
+        "entry",
+        "add",
+        "Visa",
+        "--personal",
+        "card_number=4111-CANARY",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("CV-1006") && err.contains("setup link"),
+        "{err}"
+    );
+    assert!(!err.contains("4111-CANARY"));
+    assert!(!owner(&["entry", "list"]).1.contains("Visa"));
     // An unknown entry in a grant is named.
     let (code, _, err) = owner(&["agent", "create", "Codex", "--entry", "GitHb"]);
     assert_eq!(code, 1);

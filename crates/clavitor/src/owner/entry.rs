@@ -110,10 +110,16 @@ async fn seal_personal(
     let key = vault.personal_key().await?;
     let vault_id = key.vault_id;
     let Some(public) = key.public_key else {
-        bail!(
-            "no personal key yet: enrol a passkey in the web vault first (open the one-time setup \
-             link that `clavitor serve` prints); personal fields are sealed to the key it creates"
-        );
+        // The vault would answer the same code; saying it here seals nothing.
+        let code = clavitor_core::ErrorCode::NoPersonalKey;
+        return Err(anyhow::Error::new(clavitor_client::ClientError::Refused {
+            code: code.code().to_string(),
+            message: code.message().to_string(),
+        })
+        .context(
+            "personal fields are sealed to the key a PRF-capable passkey creates: open the \
+             one-time setup link that `clavitor serve` prints",
+        ));
     };
     let public = PersonalPublicKey::from_base64url(&public)
         .map_err(|_| anyhow::anyhow!("the vault's personal public key is malformed"))?;
