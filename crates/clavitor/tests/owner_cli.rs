@@ -145,9 +145,9 @@ fn personal_fields_are_sealed_by_the_cli_and_need_a_personal_key() {
     let mut add = server.cli();
     add.args(["entry", "add", "Visa", "--personal", "card_number=-"]);
     let (code, _, err) = run(add, PERSONAL_CANARY);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a refusal by its CV code");
     assert!(
-        err.contains("enrol a passkey in the web vault first"),
+        err.contains("CV-1006: No personal key yet: enrol a passkey in the web vault first"),
         "{err}"
     );
 
