@@ -120,7 +120,10 @@ proptest! {
         prop_assert_eq!(bare.secret().len(), secret.len() * 5 / 8);
         check_usable(&bare, t);
         let shown = format!("{bare:?}");
-        prop_assert!(!shown.contains(&secret), "{}", shown);
+        // A short secret may occur by chance (`RE` in "[REDACTED]").
+        if secret.len() >= 8 {
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
     }
 
     #[test]
