@@ -458,11 +458,7 @@ fn agent_edit_adds_and_removes_grants_keeping_the_others_and_clears_an_expiry() 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = Server::start(&data, &tmp.path().join("log"), "info");
-    let owner = |args: &[&str]| {
-        let mut c = server.cli();
-        c.args(args);
-        run(c, "")
-    };
+    let owner = |args: &[&str]| server.owner(args);
     for name in ["GitHub", "OpenAI", "AWS"] {
         assert_eq!(owner(&["entry", "add", name, "--field", "token=t"]).0, 0);
     }
@@ -576,11 +572,7 @@ fn owner_cli_says_what_a_new_user_needs_to_know() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = Server::start(&data, &tmp.path().join("log"), "info");
-    let owner = |args: &[&str]| {
-        let mut c = server.cli();
-        c.args(args);
-        run(c, "")
-    };
+    let owner = |args: &[&str]| server.owner(args);
     // Each field's tier is printed; a secret-looking label left as info is flagged.
     let (code, out, err) = owner(&[
         "entry",

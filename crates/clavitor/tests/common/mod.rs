@@ -73,6 +73,13 @@ impl Server {
     }
 
     /// The owner CLI pointed at this server.
+    /// Runs `clavitor ARGS` against this server (no stdin): exit code, stdout, stderr.
+    pub fn owner(&self, args: &[&str]) -> (i32, String, String) {
+        let mut c = self.cli();
+        c.args(args);
+        run(c, "")
+    }
+
     pub fn cli(&self) -> Command {
         let mut c = Command::new(bin());
         c.env("CLAVITOR_VAULT", &self.url)
