@@ -600,6 +600,45 @@ fn owner_cli_says_what_a_new_user_needs_to_know() {
         !err.contains("wJal") && !out.contains("wJal"),
         "no value printed"
     );
+    // Rotating values keeps what the owner set: an inject-only key stays
+    // inject-only, a field made shared stays shared under `--field`.
+    let (code, _, err) = owner(&[
+        "entry",
+        "add",
+        "OpenAI",
+        "--field",
+        "key=sk-one",
+        "--host",
+        "api.openai.com",
+        "--inject-only",
+        "key",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        owner(&["entry", "edit", "AWS", "--shared", "secret_access_key=wJal"]).0,
+        0
+    );
+    assert_eq!(
+        owner(&["entry", "edit", "OpenAI", "--shared", "key=sk-two"]).0,
+        0
+    );
+    assert_eq!(
+        owner(&["entry", "edit", "AWS", "--field", "secret_access_key=wJa2"]).0,
+        0
+    );
+    let field = |entry: &str, label: &str| -> serde_json::Value {
+        let shown: serde_json::Value =
+            serde_json::from_str(&owner(&["entry", "show", entry, "--json"]).1).unwrap();
+        shown["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["label"] == label)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(field("OpenAI", "key")["inject_only"], true);
+    assert_eq!(field("AWS", "secret_access_key")["tier"], "shared");
     // A personal field before any passkey: CV-1006, exit 1, nothing written.
     let (code, _, err) = owner(&[
         "entry",

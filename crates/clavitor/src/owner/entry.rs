@@ -31,19 +31,37 @@ async fn build_fields(
 ) -> anyhow::Result<Built> {
     let mut reader = ValueReader::default();
     let mut specs: Vec<FieldSpec> = Vec::new();
+    let current = |label: &str| {
+        let key = clavitor_core::normalize_name(label);
+        existing.and_then(|e| {
+            e.fields
+                .iter()
+                .find(|f| clavitor_core::normalize_name(&f.label) == key)
+        })
+    };
+    // A new value for an existing field keeps its inject-only flag, hosts and
+    // kind: rotating an inject-only key must not make it readable by `get`.
     let mut push =
         |label: String, value: clavitor_core::Secret, tier: Tier, kind: Option<FieldKind>| {
+            let (inject_only, hosts, kind) = match current(&label) {
+                Some(f) => (f.inject_only, f.hosts.clone(), kind.or(Some(f.kind))),
+                None => (false, Vec::new(), kind),
+            };
             specs.push(FieldSpec {
                 label,
                 tier: Some(tier),
                 kind,
+                inject_only,
+                hosts,
                 value: Some(value.expose().to_string()),
                 ..FieldSpec::default()
             });
         };
     for raw in &args.field {
         let (label, value) = reader.pair(raw)?;
-        let tier = default_tier(&label);
+        // `--field` on an existing label keeps its tier; the label table
+        // only chooses for new fields.
+        let tier = current(&label).map_or_else(|| default_tier(&label), |f| f.tier);
         push(label, value, tier, None);
     }
     for raw in &args.shared {
