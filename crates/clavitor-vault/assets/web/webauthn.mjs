@@ -66,26 +66,16 @@ export async function get(options, prfSalts) {
 
 /** A local assertion just to evaluate PRF (nothing is sent to the server). */
 export async function prfOnly(credentialId, prfSalt, rpId) {
-  return (await prfLocal({ [credentialId]: prfSalt }, rpId)).prf;
-}
-
-/**
- * A local assertion over several credentials (id -> PRF input) to evaluate
- * PRF: { prf, id }. Nothing is sent to the server.
- */
-export async function prfLocal(prfSalts, rpId) {
-  const evalByCredential = {};
-  for (const [id, salt] of Object.entries(prfSalts)) evalByCredential[id] = { first: unb64(salt) };
   const cred = await navigator.credentials.get({
     publicKey: {
       challenge: globalThis.crypto.getRandomValues(new Uint8Array(32)),
       rpId,
-      allowCredentials: Object.keys(prfSalts).map((id) => ({ type: 'public-key', id: unb64(id) })),
+      allowCredentials: [{ type: 'public-key', id: unb64(credentialId) }],
       userVerification: 'required',
-      extensions: { prf: { evalByCredential } },
+      extensions: { prf: { eval: { first: unb64(prfSalt) } } },
     },
   });
-  return { prf: prfResult(cred), id: b64(cred.rawId) };
+  return prfResult(cred);
 }
 
 function assertionJson(cred) {

@@ -246,17 +246,18 @@ async fn setup_exchange(
                     now,
                     &event.refused(ErrorCode::InvalidToken.code()),
                 )?;
-                return Ok(Err(ErrorCode::InvalidToken));
+                // A refusal keeps the transaction's writes: the audit record stays.
+                return Err(ErrorCode::InvalidToken.into());
             }
             // Single use.
             tx.web_delete(stash::SETUP, stash::SETUP_KEY)?;
             audit::append(tx, sealer, now, &event)?;
             let (secret, s) = session::create(tx, sealer, Stage::Setup, None, now)?;
-            Ok(Ok((secret, s.row.csrf)))
+            Ok((secret, s.row.csrf))
         })
         .await;
     match result {
-        Ok(Ok((secret, csrf))) => {
+        Ok((secret, csrf)) => {
             let mut res = json(&Opened {
                 stage: "setup",
                 csrf,
@@ -264,7 +265,6 @@ async fn setup_exchange(
             session::set_cookie(&mut res, &secret);
             res
         }
-        Ok(Err(code)) => refusal(code),
         Err(e) => e.into_response(),
     }
 }
@@ -513,7 +513,7 @@ async fn register_finish(
             };
             if let Some(code) = refused {
                 audit::append(tx, sealer, now, &event.refused(code.code()))?;
-                return Ok(Err(code));
+                return Err(code.into());
             }
             stash::put(tx, sealer, stash::PASSKEY, &id, &stored, None)?;
             tx.meta_set(crate::PASSKEYS_ENROLLED, b"1")?;
@@ -524,15 +524,14 @@ async fn register_finish(
                 tx.web_delete(stash::SETUP, stash::SETUP_KEY)?;
                 let (secret, s) = session::create(tx, sealer, Stage::Owner, Some(id.clone()), now)?;
                 session::mark_registered(tx, sealer, &s.key, &id, now)?;
-                return Ok(Ok((id, Some((secret, s.row.csrf)))));
+                return Ok((id, Some((secret, s.row.csrf))));
             }
             session::mark_registered(tx, sealer, &old_key, &id, now)?;
-            Ok(Ok((id, None)))
+            Ok((id, None))
         })
         .await;
     match result {
-        Ok(Err(code)) => refusal(code),
-        Ok(Ok((id, opened))) => {
+        Ok((id, opened)) => {
             let csrf = opened.as_ref().map(|(_, c)| c.clone());
             let mut res = json(&serde_json::json!({"id": id, "stage": "owner", "csrf": csrf}));
             if let Some((secret, _)) = opened {

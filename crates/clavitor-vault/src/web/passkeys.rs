@@ -119,20 +119,16 @@ async fn rename(
                     ErrorCode::NotFound
                 };
                 audit::append(tx, sealer, now, &event.refused(code.code()))?;
-                return Ok(Err(code));
+                return Err(code.into());
             };
             event.entry = Some(format!("passkey:{} -> {name}", stored.name));
             stored.name = name;
             stash::put(tx, sealer, stash::PASSKEY, &req.id, &stored, None)?;
             audit::append(tx, sealer, now, &event)?;
-            Ok(Ok(()))
+            Ok(serde_json::json!({"ok": true}))
         })
         .await;
-    match result {
-        Ok(Ok(())) => crate::extract::json(&serde_json::json!({"ok": true})),
-        Ok(Err(code)) => crate::error::refusal(code),
-        Err(e) => e.into_response(),
-    }
+    respond(result)
 }
 
 #[derive(Deserialize)]
@@ -236,19 +232,16 @@ async fn remove(
                 Ok(name) => {
                     event.entry = Some(format!("passkey:{name}"));
                     audit::append(tx, sealer, now, &event)?;
-                    Ok(Ok(()))
+                    Ok(serde_json::json!({"ok": true}))
                 }
                 Err(VaultError::Refused(code)) => {
+                    // remove_in refuses before writing; the record stays.
                     audit::append(tx, sealer, now, &event.refused(code.code()))?;
-                    Ok(Err(code))
+                    Err(code.into())
                 }
                 Err(e) => Err(e),
             }
         })
         .await;
-    match result {
-        Ok(Ok(())) => crate::extract::json(&serde_json::json!({"ok": true})),
-        Ok(Err(code)) => crate::error::refusal(code),
-        Err(e) => e.into_response(),
-    }
+    respond(result)
 }
